@@ -1,0 +1,1 @@
+"""Shared code of the voltstream services: the event contract, reference data, OCPI types."""

@@ -1,0 +1,139 @@
+"""EventConsumer: decode, hand a batch to the service, commit only after the handler returned.
+
+- Undecodable bytes, unknown types and unreadable schema versions go to `dlq.<service>` with the
+  reason and the original bytes; the consumer goes on.
+- A handler that raises `Rejected` for a delivery sends that delivery to the DLQ too.
+- Any other exception is treated as transient (ClickHouse or Kafka down): nothing is committed,
+  the batch is re-read after a backoff, so an outage pauses consumption without loss.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import structlog
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.structs import OffsetAndMetadata
+
+from libs.events.bus import KafkaSettings
+from libs.events.codec import DecodeError, decode
+from libs.events.dlq import DeadLetter, DeadLetters
+from libs.events.envelope import Event
+from libs.events.producer import EventProducer
+
+log = structlog.get_logger("consumer")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    topic: str  # full topic name
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    event: Event | None  # None for a tombstone
+
+    def dead(self, reason: str, error: str) -> DeadLetter:
+        return DeadLetter(self.topic, self.partition, self.offset, self.key, self.value, reason, error)
+
+
+class Rejected(Exception):
+    """Raised by a handler for input it can never process (goes to the DLQ, not retried)."""
+
+    def __init__(self, delivery: Delivery, reason: str, error: str = ""):
+        super().__init__(f"{reason}: {error}")
+        self.delivery = delivery
+        self.reason = reason
+        self.error = error
+
+
+Handler = Callable[[list[Delivery]], Awaitable[None]]
+
+
+class EventConsumer:
+    def __init__(
+        self,
+        settings: KafkaSettings,
+        *,
+        service: str,
+        topics: list[str],
+        handler: Handler,
+        producer: EventProducer,
+        group_id: str | None = None,
+        max_records: int = 1000,
+        poll_timeout_ms: int = 200,
+        retry_backoff_s: float = 1.0,
+    ):
+        self.settings = settings
+        self.service = service
+        self.handler = handler
+        self.names = [settings.topics().name(t) for t in topics]
+        self.dlq = DeadLetters(producer, service)
+        self.max_records = max_records
+        self.poll_timeout_ms = poll_timeout_ms
+        self.retry_backoff_s = retry_backoff_s
+        self._consumer = AIOKafkaConsumer(
+            *self.names,
+            **settings.client_kwargs(),
+            group_id=group_id or f"{settings.topic_prefix}{service}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+        )
+        self._stopping = asyncio.Event()
+
+    async def start(self) -> None:
+        await self._consumer.start()
+
+    async def stop(self) -> None:
+        self._stopping.set()
+
+    async def close(self) -> None:
+        await self._consumer.stop()
+
+    async def run(self) -> None:
+        """Consume until stop(); safe to cancel (nothing uncommitted is lost, only re-read)."""
+        try:
+            while not self._stopping.is_set():
+                batches = await self._consumer.getmany(
+                    timeout_ms=self.poll_timeout_ms, max_records=self.max_records
+                )
+                if batches:
+                    await self._process(batches)
+        finally:
+            await self.close()
+
+    async def _process(self, batches: dict[TopicPartition, list]) -> None:
+        deliveries: list[Delivery] = []
+        for records in batches.values():
+            for rec in records:
+                event = None
+                if rec.value is not None:
+                    try:
+                        event = decode(rec.value)
+                    except DecodeError as exc:
+                        await self.dlq.send(
+                            DeadLetter(rec.topic, rec.partition, rec.offset, rec.key, rec.value, exc.reason, exc.detail)
+                        )
+                        continue
+                deliveries.append(Delivery(rec.topic, rec.partition, rec.offset, rec.key, rec.value, event))
+        while True:
+            try:
+                if deliveries:
+                    await self.handler(deliveries)
+                break
+            except Rejected as rej:
+                await self.dlq.send(rej.delivery.dead(rej.reason, rej.error))
+                deliveries = [d for d in deliveries if d is not rej.delivery]
+                # the handler is idempotent (DESIGN.md), so re-running the rest is harmless
+            except Exception as exc:  # transient: pause, re-read, never commit past it
+                log.warning("handler_failed_retrying", service=self.service, error=repr(exc))
+                for tp, records in batches.items():
+                    self._consumer.seek(tp, records[0].offset)
+                await asyncio.sleep(self.retry_backoff_s)
+                return
+        await self._consumer.commit(
+            {tp: OffsetAndMetadata(records[-1].offset + 1, "") for tp, records in batches.items()}
+        )

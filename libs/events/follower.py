@@ -1,0 +1,119 @@
+"""TopicFollower: read whole topics without a consumer group, and say when caught up.
+
+Used for compacted reference topics (read from the beginning, every replica its own full copy)
+and for `commands` (read from the end: a restarted gateway never replays old commands).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import structlog
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from libs.events.bus import KafkaSettings
+from libs.events.codec import DecodeError, decode
+from libs.events.envelope import Event
+
+log = structlog.get_logger("follower")
+
+# (topic base name, key, event or None for a tombstone)
+OnRecord = Callable[[str, str, Event | None], None]
+OnUndecodable = Callable[[str, int, int, bytes | None, bytes | None, DecodeError], None]
+
+
+class TopicFollower:
+    def __init__(
+        self,
+        settings: KafkaSettings,
+        topics: list[str],
+        on_record: OnRecord,
+        *,
+        from_end: bool = False,
+        on_undecodable: OnUndecodable | None = None,
+    ):
+        self.settings = settings
+        self.registry = settings.topics()
+        self.bases = {self.registry.name(t): t for t in topics}
+        self.on_record = on_record
+        self.on_undecodable = on_undecodable
+        self.from_end = from_end
+        self.caught_up = asyncio.Event()
+        self._consumer = AIOKafkaConsumer(
+            **settings.client_kwargs(), group_id=None, enable_auto_commit=False,
+            isolation_level="read_committed",
+        )
+        self._end: dict[TopicPartition, int] = {}
+        self._task: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        await self._consumer.start()
+        partitions: list[TopicPartition] = []
+        for name in self.bases:
+            parts = await self._partitions_for(name)
+            partitions += [TopicPartition(name, p) for p in sorted(parts)]
+        self._consumer.assign(partitions)
+        if self.from_end:
+            await self._consumer.seek_to_end(*partitions)
+            for tp in partitions:
+                await self._consumer.position(tp)  # resolve "end" now, not at first fetch
+            self.caught_up.set()
+        else:
+            await self._consumer.seek_to_beginning(*partitions)
+            self._end = await self._consumer.end_offsets(partitions)
+            self._end = {tp: off for tp, off in self._end.items() if off > 0}
+            await self._check_caught_up()
+        self._task = asyncio.create_task(self._run(), name="topic-follower")
+
+    async def _partitions_for(self, name: str) -> set[int]:
+        for _ in range(50):
+            await self._consumer._client.force_metadata_update()  # topic may be brand new
+            parts = self._consumer.partitions_for_topic(name)
+            if parts:
+                return parts
+            await asyncio.sleep(0.2)
+        raise RuntimeError(f"topic {name} does not exist (run `voltstream topics apply`)")
+
+    async def _check_caught_up(self) -> None:
+        if self.caught_up.is_set():
+            return
+        for tp, end in self._end.items():
+            if await self._consumer.position(tp) < end:
+                return
+        self.caught_up.set()
+
+    async def _run(self) -> None:
+        while True:
+            batches = await self._consumer.getmany(timeout_ms=200, max_records=5000)
+            for records in batches.values():
+                for rec in records:
+                    self._deliver(rec)
+            await self._check_caught_up()
+
+    def _deliver(self, rec) -> None:
+        base = self.bases[rec.topic]
+        key = rec.key.decode() if rec.key is not None else ""
+        if rec.value is None:
+            self.on_record(base, key, None)
+            return
+        try:
+            event = decode(rec.value)
+        except DecodeError as exc:
+            log.warning("undecodable_record", topic=rec.topic, offset=rec.offset, reason=exc.reason)
+            if self.on_undecodable:
+                self.on_undecodable(rec.topic, rec.partition, rec.offset, rec.key, rec.value, exc)
+            return
+        self.on_record(base, key, event)
+
+    async def wait_caught_up(self, timeout: float | None = None) -> None:
+        await asyncio.wait_for(self.caught_up.wait(), timeout)
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        await self._consumer.stop()

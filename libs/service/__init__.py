@@ -1,0 +1,1 @@
+"""Plumbing every service shares: structured logs, health/metrics endpoint, signal handling."""

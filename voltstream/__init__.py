@@ -1,0 +1,1 @@
+"""voltstream: the command line (`voltstream …`) and local orchestration."""
