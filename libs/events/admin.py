@@ -42,11 +42,15 @@ async def apply_topics(settings: KafkaSettings) -> list[TopicChange]:
 
 
 async def _wait_visible(admin: AIOKafkaAdminClient, wanted: dict[str, int], timeout: float = 30.0) -> None:
-    """Creation is asynchronous in Kafka: return once every new topic serves all its partitions."""
+    """Creation is asynchronous in Kafka: return once every new topic has a leader per partition."""
     async with asyncio.timeout(timeout):
         while True:
             described = await admin.describe_topics(list(wanted))
-            have = {d["topic"]: len(d["partitions"]) for d in described if not d.get("error_code")}
+            have = {
+                d["topic"]: len(d["partitions"])
+                for d in described
+                if not d.get("error_code") and all(p.get("leader", -1) >= 0 for p in d["partitions"])
+            }
             if all(have.get(name) == count for name, count in wanted.items()):
                 return
             await asyncio.sleep(0.1)
