@@ -15,7 +15,7 @@ enumerations are case sensitive, unless explicitly stated otherwise").
 """
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
@@ -123,8 +123,13 @@ URL = String(255)
 # "All timestamps are formatted as string(25) following RFC 3339 ... All timestamps SHALL be in UTC.
 # The absence of the timezone designator implies a UTC timestamp. Fractional seconds MAY be used.
 # ... other formats/patterns are not allowed"; "+00:00 is not the same as UTC".
-_DATETIME_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?Z?$")
-_DATETIME_MAX_LENGTH = 25
+# We always SEND the spec form. On input an explicit RFC 3339 offset is tolerated and converted
+# to UTC (decision, docs/ocpi.md): peers do send "+00:00", and rejecting a whole push for it
+# would lose data while the instant is unambiguous.
+_DATETIME_RE = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?(Z|[+-]\d{2}:\d{2})?$"
+)
+_DATETIME_MAX_LENGTH = 32
 
 
 def _parse_datetime(value: Any) -> datetime:
@@ -137,11 +142,15 @@ def _parse_datetime(value: Any) -> datetime:
         if m is None:
             raise ValueError(
                 "OCPI DateTime must look like 2015-06-29T20:39:09Z or 2018-01-01T01:08:01.123Z "
-                "(UTC, 'Z' or no designator; offsets are not allowed)"
+                "(UTC with 'Z' or no designator)"
             )
-        year, month, day, hour, minute, second, frac = m.groups()
+        year, month, day, hour, minute, second, frac, zone = m.groups()
         micro = int((frac or "").ljust(6, "0")) if frac else 0
-        dt = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micro, tzinfo=UTC)
+        tz = UTC
+        if zone and zone != "Z":
+            sign = 1 if zone[0] == "+" else -1
+            tz = timezone(sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6])))
+        dt = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micro, tzinfo=tz)
     else:
         raise ValueError("OCPI DateTime must be a string")
     # Naive datetimes are UTC (absence of the designator implies UTC); aware ones are converted.

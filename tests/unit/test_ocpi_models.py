@@ -485,8 +485,6 @@ def test_spec_datetime_formats(text, expected):
 @pytest.mark.parametrize(
     "text",
     [
-        "2015-06-29T20:39:09+00:00",
-        "2015-06-29T22:39:09+02:00",
         "2015-06-29 20:39:09Z",
         "2015-06-29",
         "2015-02-30T20:39:09Z",
@@ -496,6 +494,13 @@ def test_spec_datetime_formats(text, expected):
 def test_bad_datetimes_rejected(text):
     with pytest.raises(ValidationError):
         _period(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["2015-06-29T20:39:09+00:00", "2015-06-29T22:39:09+02:00", "2015-06-29T19:39:09.000-01:00"]
+)
+def test_datetime_with_offset_is_tolerated_on_input_and_sent_as_utc(text):
+    assert _period(text).to_ocpi()["period_begin"] == "2015-06-29T20:39:09Z"
 
 
 def test_datetime_not_a_number():
