@@ -129,7 +129,8 @@ URL = String(255)
 _DATETIME_RE = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?(Z|[+-]\d{2}:\d{2})?$"
 )
-_DATETIME_MAX_LENGTH = 32
+_SPEC_DATETIME_LENGTH = 25  # string(25)
+_DATETIME_MAX_LENGTH = 32  # with a tolerated offset
 
 
 def _parse_datetime(value: Any) -> datetime:
@@ -145,6 +146,8 @@ def _parse_datetime(value: Any) -> datetime:
                 "(UTC with 'Z' or no designator)"
             )
         year, month, day, hour, minute, second, frac, zone = m.groups()
+        if zone in (None, "Z") and len(value) > _SPEC_DATETIME_LENGTH:
+            raise ValueError(f"OCPI DateTime is at most {_SPEC_DATETIME_LENGTH} characters")
         micro = int((frac or "").ljust(6, "0")) if frac else 0
         tz = UTC
         if zone and zone != "Z":
