@@ -8,7 +8,9 @@ KAFKA_LIB := deploy/kafka/lib
 # pytest options, e.g. make test PYTEST_ARGS="-k catalog"
 PYTEST_ARGS ?=
 
-.PHONY: install kafka-jars up down test lint bench clean
+HELM := .cache/tools/bin/helm
+
+.PHONY: install kafka-jars helm up down test lint bench clean
 
 install: $(VENV)/.installed
 
@@ -28,6 +30,12 @@ $(KAFKA_LIB)/.complete: deploy/kafka/pom.xml
 	mvn -B -q -f deploy/kafka/pom.xml package
 	@touch $@
 
+# helm is built from source with the Go toolchain (pinned in tools/install-helm.sh), cached in .cache/
+helm: $(HELM)
+
+$(HELM): tools/install-helm.sh
+	bash tools/install-helm.sh >/dev/null
+
 up: install kafka-jars
 	$(VS) up
 
@@ -38,7 +46,7 @@ lint: install
 	$(VENV)/bin/ruff check .
 
 # pytest exits 5 when it collected no test: that is not a failure of the build.
-test: install kafka-jars lint
+test: install kafka-jars helm lint
 	@echo "==> running the test suite (budget: 20 minutes on 2 cores)"
 	$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; rc=0; fi; exit $$rc
 
@@ -46,4 +54,4 @@ bench: install kafka-jars
 	@for b in bench/*.py; do [ -e "$$b" ] || continue; echo "==> $$b"; $(PY) "$$b" || exit 1; done
 
 clean:
-	rm -rf $(VENV) $(KAFKA_LIB) var .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(KAFKA_LIB) var .cache .pytest_cache .ruff_cache
