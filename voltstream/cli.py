@@ -26,6 +26,18 @@ except ImportError:  # pragma: no cover
     pass
 
 
+def _mount_services() -> None:
+    """Each service contributes its own command(s); a service never imports another."""
+    from services.billing.cli import cdr_app
+    from services.billing.cli import command as billing_command
+
+    app.command("billing", help="Run the billing service (final sessions -> OCPI CDRs).")(billing_command)
+    app.add_typer(cdr_app, name="cdr")
+
+
+_mount_services()
+
+
 def _fail(message: str) -> None:
     typer.echo(message, err=True)
     raise typer.Exit(1)

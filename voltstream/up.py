@@ -34,8 +34,13 @@ class ServiceSpec:
 
 
 def services() -> list[ServiceSpec]:
-    """The services `up` runs; each issue that lands a service adds it here."""
-    return []
+    """The services `up` runs, each a `voltstream <name>` child process."""
+    def cli(name: str) -> list[str]:
+        return [sys.executable, "-m", "voltstream.cli", name]
+
+    return [
+        ServiceSpec("billing", cli("billing"), "http://127.0.0.1:9102/readyz"),
+    ]
 
 
 def _say(msg: str) -> None:
