@@ -28,8 +28,13 @@ except ImportError:  # pragma: no cover
 
 def _mount_services() -> None:
     """Each service contributes its own command(s); a service never imports another."""
+    from libs.simulator.cli import command as simulate_command
     from services.billing.cli import cdr_app
     from services.billing.cli import command as billing_command
+    from services.gateway.cli import command as gateway_command
+
+    app.command("gateway", help="Run the OCPP gateway (chargers connect here).")(gateway_command)
+    app.command("simulate", help="Run simulated charging stations against a gateway.")(simulate_command)
 
     app.command("billing", help="Run the billing service (final sessions -> OCPI CDRs).")(billing_command)
     app.add_typer(cdr_app, name="cdr")

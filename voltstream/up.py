@@ -39,6 +39,7 @@ def services() -> list[ServiceSpec]:
         return [sys.executable, "-m", "voltstream.cli", name]
 
     return [
+        ServiceSpec("gateway", cli("gateway"), "http://127.0.0.1:9101/readyz"),
         ServiceSpec("billing", cli("billing"), "http://127.0.0.1:9102/readyz"),
     ]
 

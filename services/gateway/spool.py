@@ -1,0 +1,94 @@
+"""The local spool: an fsync'd append-only file of encoded events, used while Kafka is down.
+
+Layout in the spool directory: `events.log` (one encoded event per line, appended and fsync'd
+before the charger is answered) and `cursor` (byte offset of the first event not yet
+acknowledged by Kafka, fsync'd after each replayed batch). Replay reads from the cursor, in
+order; when everything is replayed the log is truncated. A crash between the Kafka ack and the
+cursor write replays a batch twice, which is harmless: event ids are deterministic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+from libs.events.codec import decode, encode
+from libs.events.envelope import Event
+
+
+class SpoolFull(Exception):
+    pass
+
+
+class Spool:
+    def __init__(self, directory: Path, max_bytes: int):
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.max_bytes = max_bytes
+        self._log = self.directory / "events.log"
+        self._cursor_file = self.directory / "cursor"
+        self._lock = asyncio.Lock()
+        self._log.touch(exist_ok=True)
+        self._size = self._log.stat().st_size
+        self._cursor = int(self._cursor_file.read_text() or 0) if self._cursor_file.exists() else 0
+        self.pending_events = sum(1 for _ in self._lines(self._cursor)) if self._size > self._cursor else 0
+
+    @property
+    def pending_bytes(self) -> int:
+        return self._size - self._cursor
+
+    def empty(self) -> bool:
+        return self._size <= self._cursor
+
+    async def append(self, events: list[Event]) -> None:
+        data = b"".join(encode(e) + b"\n" for e in events)
+        async with self._lock:
+            if self._size - self._cursor + len(data) > self.max_bytes:
+                raise SpoolFull(f"spool holds {self.pending_bytes} bytes, limit {self.max_bytes}")
+            await asyncio.to_thread(self._write, data)
+            self._size += len(data)
+            self.pending_events += len(events)
+
+    def _write(self, data: bytes) -> None:
+        with open(self._log, "ab") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+
+    def _lines(self, start: int, limit: int | None = None):
+        with open(self._log, "rb") as f:
+            f.seek(start)
+            n = 0
+            for line in f:
+                if not line.endswith(b"\n"):
+                    return  # a torn last write (crash mid-append) was never answered
+                yield line
+                n += 1
+                if limit is not None and n >= limit:
+                    return
+
+    async def peek(self, limit: int = 500) -> tuple[list[Event], int]:
+        """The next events in order and the cursor position after them."""
+        async with self._lock:
+            lines = await asyncio.to_thread(lambda: list(self._lines(self._cursor, limit)))
+            return [decode(line[:-1]) for line in lines], self._cursor + sum(len(x) for x in lines)
+
+    async def commit(self, position: int, count: int) -> None:
+        """Everything before `position` reached Kafka."""
+        async with self._lock:
+            self._cursor = position
+            self.pending_events = max(0, self.pending_events - count)
+            await asyncio.to_thread(self._write_cursor)
+
+    def _write_cursor(self) -> None:
+        if self._cursor >= self._size:  # all replayed: start a fresh log
+            with open(self._log, "wb") as f:
+                os.fsync(f.fileno())
+            self._size = self._cursor = 0
+        tmp = self._cursor_file.with_suffix(".tmp")
+        with open(tmp, "w") as f:
+            f.write(str(self._cursor))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self._cursor_file)
