@@ -32,12 +32,16 @@ def _mount_services() -> None:
     from services.billing.cli import cdr_app
     from services.billing.cli import command as billing_command
     from services.gateway.cli import command as gateway_command
+    from services.ocpi.cli import command as ocpi_command
+    from services.ocpi.cli import partner_app
 
     app.command("gateway", help="Run the OCPP gateway (chargers connect here).")(gateway_command)
     app.command("simulate", help="Run simulated charging stations against a gateway.")(simulate_command)
 
     app.command("billing", help="Run the billing service (final sessions -> OCPI CDRs).")(billing_command)
     app.add_typer(cdr_app, name="cdr")
+    app.command("ocpi", help="Run the OCPI 2.2.1 CPO adapter (roaming partners connect here).")(ocpi_command)
+    app.add_typer(partner_app, name="partner")
 
 
 _mount_services()

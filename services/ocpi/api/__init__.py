@@ -1,0 +1,1 @@
+"""HTTP layer: one FastAPI router per OCPI module, shared envelope/auth/pagination helpers."""

@@ -1,0 +1,197 @@
+"""The read model and the partner registry (SQLAlchemy async; SQLite file or PostgreSQL).
+
+Served objects are stored as the exact OCPI JSON partners receive (`ocpi` column), so a page of
+a list is a range scan plus string concatenation. Every list orders by `seq` (insertion order),
+which is stable while a partner crawls the pages (transport_and_format.asciidoc, Pagination).
+Datetimes are naive UTC in the database (SQLite has no time zones).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+)
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def naive_utc(dt: datetime) -> datetime:
+    return dt.astimezone(UTC).replace(tzinfo=None) if dt.tzinfo else dt
+
+
+def aware(dt: datetime) -> datetime:
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt
+
+
+def now_naive() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Partner(Base):
+    """A connected platform (eMSP, multi-brand eMSP or hub): one credentials exchange, many roles."""
+
+    __tablename__ = "partners"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(255))
+    # invited (token A issued) → registered; registering (we started towards them) → registered;
+    # unregistered (DELETE or by us).
+    state: Mapped[str] = mapped_column(String(16))
+    # The credentials token this partner uses to call us (A while invited, then C or our B).
+    token_in: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+    # The credentials token we use to call them (their B, or the C they gave us).
+    token_out: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    versions_url: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    version: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    endpoints: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of Endpoint
+    roles: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of CredentialsRole
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=now_naive)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=now_naive)
+
+
+class LocationRow(Base):
+    __tablename__ = "locations"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(128), unique=True)  # cc/pid/id
+    country_code: Mapped[str] = mapped_column(String(2))
+    party_id: Mapped[str] = mapped_column(String(3))
+    location_id: Mapped[str] = mapped_column(String(36))
+    record: Mapped[str] = mapped_column(Text)  # catalog LocationRecord JSON
+    record_updated: Mapped[datetime] = mapped_column(DateTime)
+    last_updated: Mapped[datetime] = mapped_column(DateTime, index=True)
+    ocpi: Mapped[str] = mapped_column(Text)
+    __table_args__ = (Index("ix_locations_object", "country_code", "party_id", "location_id"),)
+
+
+class EvseSlot(Base):
+    """Where an OCPP (station, evse) sits: location and EVSE uid, its status state."""
+
+    __tablename__ = "evse_slots"
+    station_id: Mapped[str] = mapped_column(String(48), primary_key=True)
+    ocpp_evse_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    location_key: Mapped[str] = mapped_column(String(128), index=True)
+    evse_uid: Mapped[str] = mapped_column(String(36))
+
+
+class ConnectorState(Base):
+    """Latest OCPP status per (station, evse, connector); connector 0 = the EVSE as a whole."""
+
+    __tablename__ = "connector_states"
+    station_id: Mapped[str] = mapped_column(String(48), primary_key=True)
+    ocpp_evse_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    connector_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class StationState(Base):
+    __tablename__ = "stations"
+    station_id: Mapped[str] = mapped_column(String(48), primary_key=True)
+    online: Mapped[bool] = mapped_column(Boolean, default=False)
+    online_changed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # evse_id 0 status (1.6 connector 0 / 2.0.1 station level); Unavailable/Faulted override all EVSEs
+    station_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    station_status_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class TariffRow(Base):
+    __tablename__ = "tariffs"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(128), unique=True)
+    country_code: Mapped[str] = mapped_column(String(2))
+    party_id: Mapped[str] = mapped_column(String(3))
+    tariff_id: Mapped[str] = mapped_column(String(36))
+    last_updated: Mapped[datetime] = mapped_column(DateTime, index=True)
+    ocpi: Mapped[str] = mapped_column(Text)
+
+
+class SessionRow(Base):
+    __tablename__ = "sessions"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(String(36), unique=True)
+    version: Mapped[int] = mapped_column(Integer)
+    country_code: Mapped[str] = mapped_column(String(2))
+    party_id: Mapped[str] = mapped_column(String(3))
+    # the eMSP that owns the token: only it (or a hub) sees the session
+    token_country_code: Mapped[str | None] = mapped_column(String(2), nullable=True)
+    token_party_id: Mapped[str | None] = mapped_column(String(3), nullable=True)
+    last_updated: Mapped[datetime] = mapped_column(DateTime, index=True)
+    ocpi: Mapped[str] = mapped_column(Text)
+
+
+class CdrRow(Base):
+    __tablename__ = "cdrs"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    cdr_id: Mapped[str] = mapped_column(String(39), unique=True)
+    country_code: Mapped[str] = mapped_column(String(2))
+    party_id: Mapped[str] = mapped_column(String(3))
+    token_country_code: Mapped[str | None] = mapped_column(String(2), nullable=True)
+    token_party_id: Mapped[str | None] = mapped_column(String(3), nullable=True)
+    last_updated: Mapped[datetime] = mapped_column(DateTime, index=True)
+    ocpi: Mapped[str] = mapped_column(Text)
+
+
+class OutboxRow(Base):
+    """One change to deliver to one partner. Per (partner, module, object_key) in `seq` order."""
+
+    __tablename__ = "outbox"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    partner_id: Mapped[int] = mapped_column(Integer)
+    module: Mapped[str] = mapped_column(String(16))
+    object_key: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(16))  # put, patch_evse, patch, post, delete
+    sub_key: Mapped[str | None] = mapped_column(String(64), nullable=True)  # evse uid for patch_evse
+    body: Mapped[str] = mapped_column(Text)
+    last_updated: Mapped[datetime] = mapped_column(DateTime)
+    state: Mapped[str] = mapped_column(String(10), default="pending")  # pending, done, skipped
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime, default=now_naive)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    __table_args__ = (Index("ix_outbox_pending", "state", "partner_id", "module", "object_key", "seq"),)
+
+
+class Delivered(Base):
+    """What a partner already has of one object: PUT done, and the newest last_updated sent."""
+
+    __tablename__ = "delivered"
+    partner_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    module: Mapped[str] = mapped_column(String(16), primary_key=True)
+    object_key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    sub_key: Mapped[str] = mapped_column(String(64), primary_key=True, default="")
+    last_updated: Mapped[datetime] = mapped_column(DateTime)
+    __table_args__ = (UniqueConstraint("partner_id", "module", "object_key", "sub_key"),)
+
+
+def make_engine(url: str) -> AsyncEngine:
+    engine = create_async_engine(url, pool_pre_ping=not url.startswith("sqlite"))
+    if url.startswith("sqlite"):
+        @event.listens_for(engine.sync_engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record) -> None:  # WAL: readers never wait for the writer
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=5000")
+            cur.close()
+    return engine
+
+
+async def create_schema(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        await conn.run_sync(Base.metadata.create_all)
+
+
+def sessionmaker(engine: AsyncEngine) -> async_sessionmaker:
+    return async_sessionmaker(engine, expire_on_commit=False)
