@@ -29,6 +29,7 @@ except ImportError:  # pragma: no cover
 def _mount_services() -> None:
     """Each service contributes its own command(s); a service never imports another."""
     from libs.simulator.cli import command as simulate_command
+    from services.analytics.cli import analytics_app
     from services.billing.cli import cdr_app
     from services.billing.cli import command as billing_command
     from services.gateway.cli import command as gateway_command
@@ -42,6 +43,7 @@ def _mount_services() -> None:
     app.add_typer(cdr_app, name="cdr")
     app.command("ocpi", help="Run the OCPI 2.2.1 CPO adapter (roaming partners connect here).")(ocpi_command)
     app.add_typer(partner_app, name="partner")
+    app.add_typer(analytics_app, name="analytics")
 
 
 _mount_services()

@@ -41,6 +41,7 @@ def services() -> list[ServiceSpec]:
     return [
         ServiceSpec("gateway", cli("gateway"), "http://127.0.0.1:9101/readyz"),
         ServiceSpec("billing", cli("billing"), "http://127.0.0.1:9102/readyz"),
+        ServiceSpec("analytics", cli("analytics"), "http://127.0.0.1:9103/readyz"),
         ServiceSpec("ocpi", cli("ocpi"), "http://127.0.0.1:8080/readyz",
                     {"VOLTSTREAM_OCPI_DATABASE_URL": "sqlite+aiosqlite:///var/ocpi.db"}),
     ]

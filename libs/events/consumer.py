@@ -65,7 +65,12 @@ class EventConsumer:
         max_records: int = 1000,
         poll_timeout_ms: int = 200,
         retry_backoff_s: float = 1.0,
+        batch_records: int = 0,
+        batch_wait_ms: int = 0,
     ):
+        """batch_records / batch_wait_ms (optional, 0 = off): keep polling until the batch holds
+        batch_records records or batch_wait_ms passed since its first record, then hand it over
+        whole (a sink that inserts in large batches); max_records still bounds each poll."""
         self.settings = settings
         self.service = service
         self.handler = handler
@@ -74,6 +79,8 @@ class EventConsumer:
         self.max_records = max_records
         self.poll_timeout_ms = poll_timeout_ms
         self.retry_backoff_s = retry_backoff_s
+        self.batch_records = batch_records
+        self.batch_wait_ms = batch_wait_ms
         self._consumer = AIOKafkaConsumer(
             *self.names,
             **settings.client_kwargs(),
@@ -100,10 +107,30 @@ class EventConsumer:
                 batches = await self._consumer.getmany(
                     timeout_ms=self.poll_timeout_ms, max_records=self.max_records
                 )
+                if batches and self.batch_records:
+                    batches = await self._fill(batches)
                 if batches:
                     await self._process(batches)
         finally:
             await self.close()
+
+    async def _fill(self, batches: dict[TopicPartition, list]) -> dict[TopicPartition, list]:
+        """Poll more into the batch until batch_records or batch_wait_ms (see __init__)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.batch_wait_ms / 1000
+        count = sum(len(r) for r in batches.values())
+        while count < self.batch_records and not self._stopping.is_set():
+            remaining_ms = int((deadline - loop.time()) * 1000)
+            if remaining_ms <= 0:
+                break
+            more = await self._consumer.getmany(
+                timeout_ms=min(remaining_ms, self.poll_timeout_ms),
+                max_records=min(self.max_records, self.batch_records - count),
+            )
+            for tp, records in more.items():
+                batches.setdefault(tp, []).extend(records)
+                count += len(records)
+        return batches
 
     async def _process(self, batches: dict[TopicPartition, list]) -> None:
         deliveries: list[Delivery] = []
