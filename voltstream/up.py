@@ -40,6 +40,7 @@ def services() -> list[ServiceSpec]:
 
     return [
         ServiceSpec("gateway", cli("gateway"), "http://127.0.0.1:9101/readyz"),
+        ServiceSpec("sessions", cli("sessions"), "http://127.0.0.1:6066/readyz"),
         ServiceSpec("billing", cli("billing"), "http://127.0.0.1:9102/readyz"),
         ServiceSpec("analytics", cli("analytics"), "http://127.0.0.1:9103/readyz"),
         ServiceSpec("ocpi", cli("ocpi"), "http://127.0.0.1:8080/readyz",

@@ -1,0 +1,1 @@
+"""Session service: transaction, meter and station events -> OCPI charging sessions (faust)."""
