@@ -3,10 +3,12 @@ process) and a real Kafka.
 
 Prints: connections held, OCPP messages/s, p50/p95/p99 CALL→CALLRESULT latency (includes the
 Kafka ack: the gateway answers only after it), gateway RSS per 1,000 connections, CPU split
-gateway / simulator / broker, and the time for all stations to reconnect after a gateway restart.
+gateway / simulator / broker, gateway CPU per CALL, how the events travelled (straight to Kafka
+or through the spool), and the time for all stations to reconnect after a gateway restart.
 
-    python bench/gateway_fleet.py --stations 1000 [--rate 0.5] [--load-seconds 20]
-    (uses the broker at --bootstrap, default 127.0.0.1:19092, with a throw-away topic prefix)
+    python bench/gateway_fleet.py --stations 1000 [--target-rps 600,1500] [--load-seconds 20]
+    (uses the broker at --bootstrap, default 127.0.0.1:19092, with a throw-away topic prefix;
+    several --target-rps values run one load phase each, e.g. half load and full load)
 """
 
 from __future__ import annotations
@@ -53,6 +55,25 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def gateway_metrics(health: int) -> dict[str, float]:
+    """The gateway's counters that tell whether events went to Kafka or through the spool."""
+    import httpx
+
+    wanted = ("voltstream_gateway_events_total", "voltstream_gateway_events_spooled_total",
+              "voltstream_gateway_frames_dropped_total", "voltstream_gateway_call_errors_total",
+              "voltstream_gateway_spool_events")
+    out = dict.fromkeys(wanted, 0.0)
+    try:
+        text = httpx.get(f"http://127.0.0.1:{health}/metrics", timeout=5).text
+    except httpx.HTTPError:
+        return out
+    for line in text.splitlines():
+        name = line.split("{", 1)[0].split(" ", 1)[0]
+        if name in out:
+            out[name] += float(line.rsplit(" ", 1)[1])
+    return out
 
 
 def broker_pid(port: str) -> int | None:
@@ -225,7 +246,8 @@ def main() -> None:
     ap.add_argument("--role", default="bench")
     ap.add_argument("--stations", type=int, default=1000)
     ap.add_argument("--rate", type=float, default=None, help="MeterValues per station per second")
-    ap.add_argument("--target-rps", type=float, default=600.0, help="total CALLs/s when --rate is not given")
+    ap.add_argument("--target-rps", default="600",
+                    help="total CALLs/s when --rate is not given; comma-separated for several load phases")
     ap.add_argument("--load-seconds", type=float, default=20.0)
     ap.add_argument("--bootstrap", default="127.0.0.1:19092")
     ap.add_argument("--url")
@@ -239,7 +261,7 @@ def main() -> None:
     from libs.events.bus import KafkaSettings
 
     n = args.stations
-    rate = args.rate or args.target_rps / n
+    rates = [args.rate] if args.rate else [float(t) / n for t in args.target_rps.split(",")]
     settings = KafkaSettings(bootstrap=args.bootstrap, topic_prefix=f"bench{uuid.uuid4().hex[:6]}.")
     asyncio.run(publish_credentials(settings, args.prefix, n))
     port, health = free_port(), free_port()
@@ -263,12 +285,18 @@ def main() -> None:
         time.sleep(2)
         rss1 = rss_mb(gw.pid)
         bpid = broker_pid(args.bootstrap.rsplit(":", 1)[1])
-        cpu0 = (cpu_seconds(gw.pid), cpu_seconds(sim.proc.pid), cpu_seconds(bpid) if bpid else 0.0)
-        sim.send(f"load {args.load_seconds} {rate}")
-        sim.read_until(lambda: sim.result is not None, args.load_seconds + 120)
-        cpu1 = (cpu_seconds(gw.pid), cpu_seconds(sim.proc.pid), cpu_seconds(bpid) if bpid else 0.0)
-        r = sim.result
-        wall = r["elapsed"]
+        phases = []
+        for rate in rates:
+            sim.result = None
+            m0 = gateway_metrics(health)
+            cpu0 = (cpu_seconds(gw.pid), cpu_seconds(sim.proc.pid), cpu_seconds(bpid) if bpid else 0.0)
+            sim.send(f"load {args.load_seconds} {rate}")
+            sim.read_until(lambda: sim.result is not None, args.load_seconds + 120)
+            cpu1 = (cpu_seconds(gw.pid), cpu_seconds(sim.proc.pid), cpu_seconds(bpid) if bpid else 0.0)
+            m1 = gateway_metrics(health)
+            phases.append((rate, sim.result, [b - a for a, b in zip(cpu0, cpu1, strict=True)],
+                           {k: m1[k] - m0[k] for k in m0} | {"spool_events_now": m1["voltstream_gateway_spool_events"]}))
+            time.sleep(2)
         # restart: SIGKILL the gateway, start a new one, time until every station is back
         gw.send_signal(signal.SIGKILL)
         gw.wait()
@@ -280,18 +308,24 @@ def main() -> None:
         sim.read_until(lambda: sim.connected >= n, 600)
         reconnect = time.monotonic() - t_restart
 
-        cpu = [b - a for a, b in zip(cpu0, cpu1, strict=True)]
         print(f"stations                    {n} ({n // 2 + n % 2} OCPP 1.6, {n // 2} OCPP 2.0.1), auth Basic")
         print(f"connections held            {held}   (initial connect+boot of all: {connect_all:.1f} s)")
-        print(f"offered load                {rate * n:.0f} MeterValues/s ({rate:.3f}/station/s), {wall:.0f} s")
-        print(f"OCPP messages/s answered    {r['messages'] / wall:.0f}")
-        print(f"CALL->CALLRESULT latency    p50 {r['p50']:.1f} ms  p95 {r['p95']:.1f} ms  p99 {r['p99']:.1f} ms"
-              "  (includes the Kafka ack)")
         print(f"gateway RSS                 {rss0:.0f} MB idle, {rss1:.0f} MB with {held} connections"
               f" -> {(rss1 - rss0) / max(held, 1) * 1000:.1f} MB per 1,000 connections")
-        print(f"CPU during load (cores)     gateway {cpu[0] / wall:.2f}  simulator {cpu[1] / wall:.2f}  "
-              f"broker {cpu[2] / wall:.2f}" + ("" if bpid else " (broker pid not found)"))
-        print(f"gateway calls/s per core    {r['messages'] / max(cpu[0], 1e-9):.0f}")
+        for rate, r, cpu, m in phases:
+            wall = r["elapsed"]
+            print(f"--- offered load            {rate * n:.0f} MeterValues/s ({rate:.3f}/station/s), {wall:.0f} s")
+            print(f"OCPP messages/s answered    {r['messages'] / wall:.0f}")
+            print(f"CALL->CALLRESULT latency    p50 {r['p50']:.1f} ms  p95 {r['p95']:.1f} ms  p99 {r['p99']:.1f} ms"
+                  "  (includes the Kafka ack)")
+            print(f"CPU during load (cores)     gateway {cpu[0] / wall:.2f}  simulator {cpu[1] / wall:.2f}  "
+                  f"broker {cpu[2] / wall:.2f}" + ("" if bpid else " (broker pid not found)"))
+            print(f"gateway CPU per CALL        {cpu[0] / max(r['messages'], 1) * 1e6:.0f} us"
+                  f"  -> {r['messages'] / max(cpu[0], 1e-9):.0f} calls/s per gateway core")
+            events, spooled = m["voltstream_gateway_events_total"], m["voltstream_gateway_events_spooled_total"]
+            print(f"events                      {events:.0f} ({spooled:.0f} through the spool, "
+                  f"{m['spool_events_now']:.0f} still spooled);  CALLERRORs {m['voltstream_gateway_call_errors_total']:.0f};"
+                  f"  frames dropped {m['voltstream_gateway_frames_dropped_total']:.0f}")
         print(f"restart: ready after        {ready_after:.1f} s;  all {n} stations reconnected after {reconnect:.1f} s")
     finally:
         if sim:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -50,6 +51,9 @@ class Rejected(Exception):
 
 
 Handler = Callable[[list[Delivery]], Awaitable[None]]
+# bytes -> event; raises DecodeError (its reason goes to the DLQ). A service may pass a faster
+# decoder for its hot path; what it returns is handed to the handler as Delivery.event.
+Decoder = Callable[[bytes], Any]
 
 
 class EventConsumer:
@@ -67,10 +71,14 @@ class EventConsumer:
         retry_backoff_s: float = 1.0,
         batch_records: int = 0,
         batch_wait_ms: int = 0,
+        decoder: Decoder = decode,
+        fetch_kwargs: dict[str, Any] | None = None,
     ):
         """batch_records / batch_wait_ms (optional, 0 = off): keep polling until the batch holds
         batch_records records or batch_wait_ms passed since its first record, then hand it over
-        whole (a sink that inserts in large batches); max_records still bounds each poll."""
+        whole (a sink that inserts in large batches); max_records still bounds each poll.
+        decoder: see Decoder (default: the codec's full decode). fetch_kwargs: extra aiokafka
+        consumer options (fetch_max_bytes, max_partition_fetch_bytes, …) for high-volume readers."""
         self.settings = settings
         self.service = service
         self.handler = handler
@@ -81,24 +89,33 @@ class EventConsumer:
         self.retry_backoff_s = retry_backoff_s
         self.batch_records = batch_records
         self.batch_wait_ms = batch_wait_ms
-        self._consumer = AIOKafkaConsumer(
-            *self.names,
+        self.decoder = decoder
+        self._consumer_kwargs = dict(
             **settings.client_kwargs(),
             group_id=group_id or f"{settings.topic_prefix}{service}",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             isolation_level="read_committed",
+            **(fetch_kwargs or {}),
         )
+        # aiokafka clients bind to the running loop: created in start().
+        self._consumer: AIOKafkaConsumer | None = None
         self._stopping = asyncio.Event()
 
     async def start(self) -> None:
+        self._consumer = AIOKafkaConsumer(*self.names, **self._consumer_kwargs)
         await self._consumer.start()
 
     async def stop(self) -> None:
         self._stopping.set()
 
+    def assignment(self) -> set[TopicPartition]:
+        """Partitions assigned to this consumer (empty until the group join completed)."""
+        return self._consumer.assignment() if self._consumer is not None else set()
+
     async def close(self) -> None:
-        await self._consumer.stop()
+        if self._consumer is not None:
+            await self._consumer.stop()
 
     async def run(self) -> None:
         """Consume until stop(); safe to cancel (nothing uncommitted is lost, only re-read)."""
@@ -139,7 +156,7 @@ class EventConsumer:
                 event = None
                 if rec.value is not None:
                     try:
-                        event = decode(rec.value)
+                        event = self.decoder(rec.value)
                     except DecodeError as exc:
                         await self.dlq.send(
                             DeadLetter(rec.topic, rec.partition, rec.offset, rec.key, rec.value, exc.reason, exc.detail)

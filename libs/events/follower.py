@@ -40,14 +40,17 @@ class TopicFollower:
         self.on_undecodable = on_undecodable
         self.from_end = from_end
         self.caught_up = asyncio.Event()
-        self._consumer = AIOKafkaConsumer(
-            **settings.client_kwargs(), group_id=None, enable_auto_commit=False,
-            isolation_level="read_committed",
-        )
+        # aiokafka clients bind to the running loop: created in start(), so a follower can be
+        # constructed anywhere (e.g. in a service's __init__ before asyncio.run).
+        self._consumer: AIOKafkaConsumer | None = None
         self._end: dict[TopicPartition, int] = {}
         self._task: asyncio.Task | None = None
 
     async def start(self) -> None:
+        self._consumer = AIOKafkaConsumer(
+            **self.settings.client_kwargs(), group_id=None, enable_auto_commit=False,
+            isolation_level="read_committed",
+        )
         await self._consumer.start()
         partitions: list[TopicPartition] = []
         for name in self.bases:
@@ -116,4 +119,5 @@ class TopicFollower:
                 await self._task
             except asyncio.CancelledError:
                 pass
-        await self._consumer.stop()
+        if self._consumer is not None:
+            await self._consumer.stop()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import Counter, Gauge, Histogram
 
 CONNECTIONS = Gauge("voltstream_gateway_connections", "Open charger connections", ["protocol"])
@@ -20,3 +22,26 @@ SPOOL_FULL = Counter("voltstream_gateway_spool_full_total", "CALLs refused becau
 KAFKA_AVAILABLE = Gauge("voltstream_gateway_kafka_available", "1 while events go straight to Kafka")
 FRAMES_DROPPED = Counter("voltstream_gateway_frames_dropped_total", "ocpp-frames records dropped (tap queue full)")
 EVENTS = Counter("voltstream_gateway_events_total", "Events produced (Kafka or spool)", ["type"])
+EVENTS_SPOOLED = Counter("voltstream_gateway_events_spooled_total", "Events that went to the local spool (Kafka slow or down)")
+
+
+class Children:
+    """A labelled metric's children by label values. `metric.labels(...)` takes a lock and
+    builds a key on every call; the answer path needs several per CALL, always from a handful of
+    values, so the children are kept here (prometheus keeps every child anyway)."""
+
+    def __init__(self, metric: Any):
+        self.metric = metric
+        self._children: dict[tuple[str, ...], Any] = {}
+
+    def __call__(self, *values: str) -> Any:
+        child = self._children.get(values)
+        if child is None:
+            child = self._children[values] = self.metric.labels(*values)
+        return child
+
+
+MESSAGES_BY = Children(MESSAGES)
+CALL_ERRORS_BY = Children(CALL_ERRORS)
+LATENCY_BY = Children(LATENCY)
+EVENTS_BY = Children(EVENTS)

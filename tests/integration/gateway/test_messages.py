@@ -17,9 +17,12 @@ pytestmark = pytest.mark.kafka
 TOPICS = ["station-events", "transaction-events", "meter-values"]
 
 
+# One base per run: ts(0) sent and ts(0) asserted must be the same instant even across a second tick.
+_BASE = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
+
+
 def ts(seconds: int = 0) -> str:
-    base = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
-    return (base + timedelta(seconds=seconds)).isoformat().replace("+00:00", "Z")
+    return (_BASE + timedelta(seconds=seconds)).isoformat().replace("+00:00", "Z")
 
 
 async def v16(gateway, station=V16_STATION) -> V16Station:
