@@ -35,15 +35,21 @@ def _mount_services() -> None:
     from services.gateway.cli import command as gateway_command
     from services.ocpi.cli import command as ocpi_command
     from services.ocpi.cli import partner_app
+    from services.sessions.cli import command as sessions_command
 
     app.command("gateway", help="Run the OCPP gateway (chargers connect here).")(gateway_command)
     app.command("simulate", help="Run simulated charging stations against a gateway.")(simulate_command)
+    app.command("sessions", help="Run the session service (faust worker: transactions -> sessions).")(sessions_command)
 
     app.command("billing", help="Run the billing service (final sessions -> OCPI CDRs).")(billing_command)
     app.add_typer(cdr_app, name="cdr")
     app.command("ocpi", help="Run the OCPI 2.2.1 CPO adapter (roaming partners connect here).")(ocpi_command)
     app.add_typer(partner_app, name="partner")
     app.add_typer(analytics_app, name="analytics")
+
+    from voltstream.station import station_app
+
+    app.add_typer(station_app, name="station", help="Manage a charging station remotely (commands over Kafka).")
 
 
 _mount_services()

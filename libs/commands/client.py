@@ -9,7 +9,9 @@ from the gateway, not `timeout` from here.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -92,3 +94,21 @@ class CommandsClient:
                                      error="no result before expires_at", reply_context=reply_context)
         finally:
             self._pending.pop(command_id, None)
+
+
+@contextlib.asynccontextmanager
+async def open_client(settings: KafkaSettings, *, source: Source = Source.OPERATOR,
+                      client_id: str = "voltstream-commands", ready_timeout: float = 30.0) -> AsyncIterator[CommandsClient]:
+    """A ready CommandsClient on its own producer and presence view (the operator CLI's way in):
+    presence is read to its end first, so `station_offline` is answered from current knowledge."""
+    presence = PresenceView()
+    async with EventProducer(settings, client_id=client_id) as producer:
+        await presence.follow(settings)
+        client = CommandsClient(settings, producer, presence, source=source)
+        try:
+            await presence.wait_caught_up(ready_timeout)
+            await client.start()
+            yield client
+        finally:
+            await client.stop()
+            await presence.stop()

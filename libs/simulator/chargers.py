@@ -11,18 +11,21 @@ import asyncio
 import base64
 import contextlib
 import itertools
+import logging
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from ocpp.v16 import ChargePoint as V16ChargePoint
 from ocpp.v16 import call as call16
-from ocpp.v201 import ChargePoint as V201ChargePoint
 from ocpp.v201 import call as call201
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from libs.simulator.remote import Device, RemoteV16ChargePoint, RemoteV201ChargePoint
 
 V16, V201 = "ocpp1.6", "ocpp2.0.1"
+log = logging.getLogger("voltstream.simulator")
 
 
 def iso(ts: datetime | None = None) -> str:
@@ -57,9 +60,11 @@ class SimulatedStation:
     ws: ClientConnection | None = None
     _reader: asyncio.Task | None = None
     _tx_seq: itertools.count = field(default_factory=lambda: itertools.count(1))
+    # what the charger keeps across reconnects; answers CSMS-initiated calls (libs/simulator/remote.py)
+    device: Device = field(default_factory=Device)
 
     protocol = V16
-    cp_class: ClassVar[type] = V16ChargePoint
+    cp_class: ClassVar[type] = RemoteV16ChargePoint
 
     async def connect(self, open_timeout: float = 30.0) -> None:
         headers = basic_auth(self.station_id, self.key) if self.key else {}
@@ -67,11 +72,17 @@ class SimulatedStation:
                                 additional_headers=headers, open_timeout=open_timeout, ping_interval=None,
                                 compression=None)
         self.cp = self.cp_class(self.station_id, self.ws, response_timeout=self.response_timeout)
+        self.cp.device, self.cp.station = self.device, self
+        if self.device.key is None:
+            self.device.key = self.key
         self._reader = asyncio.create_task(self._read())
 
     async def _read(self) -> None:
-        with contextlib.suppress(Exception):
+        try:
             await self.cp.start()
+        except Exception as exc:  # noqa: BLE001 - the connection ended (or a handler bug): say which
+            if not isinstance(exc, ConnectionClosed):
+                log.warning("simulator_reader_failed station=%s error=%r", self.station_id, exc)
 
     @property
     def connected(self) -> bool:
@@ -102,7 +113,7 @@ class SimulatedStation:
 
 class V16Station(SimulatedStation):
     protocol = V16
-    cp_class = V16ChargePoint
+    cp_class = RemoteV16ChargePoint
 
     async def boot(self) -> Any:
         return await self.send(call16.BootNotification(charge_point_vendor="Voltstream", charge_point_model="SimAC",
@@ -146,7 +157,7 @@ class V16Station(SimulatedStation):
 
 class V201Station(SimulatedStation):
     protocol = V201
-    cp_class = V201ChargePoint
+    cp_class = RemoteV201ChargePoint
 
     async def boot(self) -> Any:
         return await self.send(call201.BootNotification(

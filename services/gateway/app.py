@@ -10,11 +10,18 @@ import structlog
 from libs.catalog.index import CatalogIndex
 from libs.catalog.presence import PresenceView
 from libs.events.bus import KafkaSettings
+from libs.events.control import CommandKind
 from libs.service.health import HealthServer
 from services.gateway.authorize import Authorizer
+from services.gateway.commands.consumer import CommandConsumer
+from services.gateway.commands.local_list import LocalListSync
+from services.gateway.commands.results import ResultWriter
+from services.gateway.commands.rotation import KeyRotation
 from services.gateway.frames import FrameTap
 from services.gateway.presence import LeaseKeeper, PresencePublisher
+from services.gateway.realtime import KafkaRealtimeAuthorizer
 from services.gateway.registry import ConnectionRegistry
+from services.gateway.remote_starts import RemoteStarts
 from services.gateway.server import GatewayServer
 from services.gateway.settings import GatewaySettings
 from services.gateway.sink import EventSink
@@ -40,11 +47,26 @@ class GatewayApp:
                               client_id=f"voltstream-gateway-{self.settings.instance_id}")
         self.tap = FrameTap(self.kafka, client_id=f"voltstream-gateway-frames-{self.settings.instance_id}")
         self.registry = ConnectionRegistry()
-        self.authorizer = Authorizer(self.index)  # issue 9: Authorizer(index, realtime=…)
+        self.remote_starts = RemoteStarts(self.kafka, window=self.settings.remote_start_window)
+        self.realtime = KafkaRealtimeAuthorizer(
+            self.kafka, self.index, timeout=self.settings.realtime_auth_timeout,
+            client_id=f"voltstream-gateway-auth-{self.settings.instance_id}") if self.settings.realtime_auth else None
+        self.authorizer = Authorizer(self.index, realtime=self.realtime, remote_starts=self.remote_starts,
+                                     realtime_for_allowed=self.settings.realtime_for_allowed)
         self.presence = PresencePublisher(self.sink, self.settings.instance_id)
         self.lease = LeaseKeeper(self.sink, self.settings.instance_id, lease_renew, lease_ttl)
         self.server = GatewayServer(self.settings, self.index, self.authorizer, self.sink, self.tap,
                                     self.presence, self.registry)
+        s = self.settings
+        self.local_lists = LocalListSync(self.index, self.registry, interval=s.local_list_interval,
+                                         call_timeout=s.call_timeout,
+                                         default_max_entries=s.local_list_default_max_entries,
+                                         default_per_message=s.local_list_default_per_message)
+        self.commands = CommandConsumer(
+            self.kafka, self.registry, self.index, ResultWriter(self.sink), call_timeout=s.call_timeout,
+            result_margin=s.command_result_margin,
+            specials={CommandKind.ROTATE_KEY: KeyRotation(self.index, self.sink),
+                      CommandKind.SEND_LOCAL_LIST: self.local_lists})
         self.health = HealthServer(self.settings.health_host, self.settings.health_port, {
             "catalog": lambda: self.index.caught_up,
             "presence": lambda: self.presence_view.caught_up,
@@ -63,6 +85,12 @@ class GatewayApp:
         await self.index.wait_caught_up()
         await self.presence_view.wait_caught_up()
         self.lease.start()
+        await self.commands.start()  # from the end: before serving, so no command to a held station is missed
+        await self.remote_starts.start()
+        if self.realtime is not None:
+            await self.realtime.start()
+        if self.settings.local_list_sync:
+            self.local_lists.start()
         await self.server.start()
         self._watchdog = asyncio.create_task(self._heartbeat_watchdog(), name="heartbeat-watchdog")
         self._serving = True
@@ -86,8 +114,13 @@ class GatewayApp:
             self._watchdog.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watchdog
+        await self.local_lists.stop()
+        await self.commands.stop()
         await self.registry.close_all(self.settings.drain_seconds)
         await self.server.close()
+        await self.remote_starts.stop()
+        if self.realtime is not None:
+            await self.realtime.stop()
         await self.sink.drain(timeout=5)
         await self.tap.flush(timeout=5)
         await self.lease.release()

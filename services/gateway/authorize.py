@@ -1,8 +1,16 @@
 """Token authorisation: one decision per presented token, taken from the catalog index.
 
-`Authorizer.decide` is the seam for real-time authorisation (issue 9): a token the index marks
-`whitelist: NEVER` (or does not know) is what a `RealtimeAuthorizer` would ask the eMSP about via
-auth-requests / auth-responses; without one, the index decision stands.
+Whitelist rules (mod_tokens.asciidoc WhitelistType; docs/ocpi-receiver.md), with a
+`RealtimeAuthorizer` (services/gateway/realtime.py) configured:
+- a token a remote start / reservation was sent for at this station (last 15 min): Accepted,
+  never asked again (mod_commands StartSession), with the command's authorization_reference;
+- ALWAYS: the index decides (valid → Accepted, else Blocked), never asked;
+- ALLOWED: the index, or asked first when `realtime_for_allowed`;
+- ALLOWED_OFFLINE: asked; without an answer in time the index decides;
+- NEVER: asked; without an answer: Invalid ("only realtime authorization is allowed");
+- an unknown uid: asked (the OCPI adapter knows whether a hub or default eMSP can answer);
+  without an answer: Unknown. The validity of a token does not skip the real-time check.
+Without a RealtimeAuthorizer the index decides and NEVER is Invalid.
 """
 
 from __future__ import annotations
@@ -32,31 +40,61 @@ class RealtimeAuthorizer(Protocol):
     """Issue 9 plugs in here: ask the token's eMSP; None means no answer in time."""
 
     async def authorize(self, station_id: str, id_token: str, token_type: str | None,
-                        evse_id: int | None) -> tuple[str, str | None] | None: ...
+                        evse_id: int | None, token_key: str | None = None) -> tuple[str, str | None] | None: ...
+
+
+class RemoteStartMemory(Protocol):
+    """Tokens a remote start was sent for (services/gateway/remote_starts.py)."""
+
+    def match(self, station_id: str, id_token: str): ...
+
+
+ASKED = {"NEVER", "ALLOWED_OFFLINE"}
 
 
 @dataclass
 class Authorizer:
     index: CatalogIndex
     realtime: RealtimeAuthorizer | None = None
+    remote_starts: RemoteStartMemory | None = None
+    realtime_for_allowed: bool = False
 
     async def decide(self, station_id: str, id_token: str, token_type: str | None = None,
                      evse_id: int | None = None) -> AuthDecision:
         # 2.0.1 types are ISO14443, eMAID, Central, …; OCPI types RFID, APP_USER, …: match by uid.
         token = self.index.token(id_token)
         base = dict(id_token=id_token, token_type=token_type, evse_id=evse_id)
+        if self.remote_starts is not None:
+            started = self.remote_starts.match(station_id, id_token)
+            if started is not None:
+                return AuthDecision(**base, status="Accepted", decided_by="remote_start",
+                                    authorization_reference=started.authorization_reference,
+                                    group_id=token.group_id if token else None,
+                                    token_key=_key(token) if token else None)
+        if self.realtime is not None:
+            whitelist = str(token.whitelist) if token is not None else None
+            if token is None or whitelist in ASKED or (whitelist == "ALLOWED" and self.realtime_for_allowed):
+                answer = await self.realtime.authorize(station_id, token.uid if token else id_token, token_type,
+                                                       evse_id, token_key=_key(token) if token else None)
+                if answer is not None:
+                    allowed, reference = answer
+                    return AuthDecision(**base, status=FROM_OCPI_ALLOWED.get(allowed, "Invalid"),
+                                        decided_by="realtime", authorization_reference=reference,
+                                        group_id=token.group_id if token and allowed == "ALLOWED" else None,
+                                        token_key=_key(token) if token else None)
+                if token is None:
+                    return AuthDecision(**base, status="Unknown", decided_by="fallback")
+                if whitelist == "NEVER":
+                    return AuthDecision(**base, status="Invalid", decided_by="fallback", token_key=_key(token))
+                if whitelist == "ALLOWED_OFFLINE":  # "the CPO shall allow this Token to be used"
+                    status = "Accepted" if token.valid else "Blocked"
+                    return AuthDecision(**base, status=status, decided_by="fallback", token_key=_key(token),
+                                        group_id=token.group_id if token.valid else None)
         if token is not None and token.valid and token.whitelist != "NEVER":
             return AuthDecision(**base, status="Accepted", decided_by="index", group_id=token.group_id,
                                 token_key=_key(token))
         if token is not None and not token.valid:
             return AuthDecision(**base, status="Blocked", decided_by="index", token_key=_key(token))
-        if self.realtime is not None:
-            answer = await self.realtime.authorize(station_id, id_token, token_type, evse_id)
-            if answer is not None:
-                allowed, reference = answer
-                return AuthDecision(**base, status=FROM_OCPI_ALLOWED.get(allowed, "Invalid"),
-                                    decided_by="realtime", authorization_reference=reference,
-                                    token_key=_key(token) if token else None)
         if token is not None:  # whitelist NEVER and nobody to ask
             return AuthDecision(**base, status="Invalid", decided_by="fallback", token_key=_key(token))
         return AuthDecision(**base, status="Unknown", decided_by="index")

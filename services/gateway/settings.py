@@ -44,4 +44,17 @@ class GatewaySettings(BaseSettings):
     rate_limit_burst: int = 60
     call_timeout: float = 30.0  # gateway -> charger CALLs (commands)
 
+    # remote management (services/gateway/commands, docs/remote-management.md)
+    command_result_margin: float = 1.0  # a command's charger timeout ends this long before expires_at
+    local_list_sync: bool = True  # keep held stations' local authorisation lists in sync with tokens
+    local_list_interval: float = 30.0  # seconds between reconcile rounds
+    local_list_default_max_entries: int = 1000  # when a station does not report its capacity
+    local_list_default_per_message: int = 100  # when a station does not report items per message
+
+    # real-time authorisation with eMSPs (services/gateway/realtime.py, docs/ocpi-receiver.md)
+    realtime_auth: bool = False  # ask via auth-requests / auth-responses (the OCPI adapter answers)
+    realtime_auth_timeout: float = 5.0  # bounded wait, well inside a charger's own call timeout
+    realtime_for_allowed: bool = False  # also ask for whitelist ALLOWED tokens (else the index decides)
+    remote_start_window: float = 900.0  # a remote-started token is accepted at that station this long
+
     drain_seconds: float = 10.0  # SIGTERM: spread closing connections over this time
