@@ -2,9 +2,12 @@
 
 Fills a SQLite read model with 10,000 locations and 10,000 CDRs (real OCPI documents), runs the
 API (the service's FastAPI app under uvicorn) in a child process on one core, drives it with an
-async HTTP client, and prints requests/s and p50/p99 latency per endpoint.
+async HTTP client, and prints requests/s and p50/p99 latency per endpoint, plus the server's CPU
+time per request (from /proc: wall-clock figures depend on what else the machine runs, and the
+client shares it).
 
     python bench/ocpi_api.py [--objects 10000] [--requests 3000] [--concurrency 16] [--limit 10]
+    python bench/ocpi_api.py --profile   # in-process, no HTTP server: CPU per request + cProfile
 """
 
 from __future__ import annotations
@@ -87,26 +90,110 @@ def serve(url: str, port: int) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="off")
 
 
-async def load(base: str, path: str, n_objects: int, requests: int, concurrency: int, limit: int) -> dict:
+class Http11:
+    """A minimal HTTP/1.1 keep-alive client: httpx costs the client more CPU than the server
+    spends per request, and client and server share this machine's cores."""
+
+    def __init__(self, host: str, port: int, headers: dict[str, str]):
+        self.host, self.port = host, port
+        self.head = "".join(f"{k}: {v}\r\n" for k, v in {"Host": f"{host}:{port}", **headers}.items())
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def get(self, target: str) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        self.writer.write(f"GET {target} HTTP/1.1\r\n{self.head}\r\n".encode())
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        length = next(int(v) for k, _, v in (ln.partition(":") for ln in lines[1:]) if k.lower() == "content-length")
+        return status, await self.reader.readexactly(length)
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            await self.writer.wait_closed()
+
+
+async def load(port: int, path: str, n_objects: int, requests: int, concurrency: int, limit: int) -> dict:
     headers = {"Authorization": "Token " + base64.b64encode(TOKEN.encode()).decode()}
     latencies: list[float] = []
     pages = max(1, n_objects // limit)
     counter = iter(range(requests))
-    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30,
-                                 limits=httpx.Limits(max_connections=concurrency)) as http:
-        async def worker():
+
+    async def worker():
+        http = Http11("127.0.0.1", port, headers)
+        try:
             for i in counter:
                 offset = (i * 7919 % pages) * limit  # spread over all pages
                 t = time.perf_counter()
-                r = await http.get(path, params={"offset": offset, "limit": limit})
+                status, body = await http.get(f"{path}?offset={offset}&limit={limit}")
                 latencies.append(time.perf_counter() - t)
-                assert r.status_code == 200 and len(r.json()["data"]) == limit, r.text[:200]
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
+                assert status == 200 and len(orjson.loads(body)["data"]) == limit, body[:200]
+        finally:
+            await http.close()
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
     latencies.sort()
     return {"rps": len(latencies) / elapsed, "p50_ms": statistics.median(latencies) * 1000,
             "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000}
+
+
+async def profile(url: str, n_objects: int, requests: int, limit: int) -> None:
+    """Drive the ASGI app in-process (no HTTP server, no client) and print CPU per request and
+    the functions that take it (cProfile, stdlib: no extra dependency)."""
+    import cProfile
+    import pstats
+
+    from services.ocpi.api.app import create_app
+    from services.ocpi.client import OcpiClient
+    from services.ocpi.metrics import OcpiMetrics
+    from services.ocpi.settings import OcpiSettings
+
+    settings = OcpiSettings(database_url=url, public_url="http://127.0.0.1", max_page_limit=100)
+    app = create_app(settings=settings, sessionmaker=sessionmaker(make_engine(url)),
+                     client=OcpiClient(from_country="DE", from_party="VST"), metrics=OcpiMetrics())
+    auth = ("Token " + base64.b64encode(TOKEN.encode()).decode()).encode()
+    pages = max(1, n_objects // limit)
+
+    async def get(path: str, i: int) -> None:
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+                 "scheme": "http", "path": path, "raw_path": path.encode(), "root_path": "",
+                 "query_string": f"offset={(i * 7919 % pages) * limit}&limit={limit}".encode(),
+                 "headers": [(b"host", b"127.0.0.1"), (b"authorization", auth)],
+                 "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}
+        status = []
+
+        async def receive():
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message):
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+        await app(scope, receive, send)
+        assert status == [200], status
+
+    for path in ("/ocpi/cpo/2.2.1/locations", "/ocpi/cpo/2.2.1/cdrs"):
+        for i in range(50):  # warm-up: caches, compiled statements
+            await get(path, i)
+        cpu = time.process_time()
+        for i in range(requests):
+            await get(path, i)
+        print(f"in-process GET {path}?limit={limit}: {(time.process_time() - cpu) * 1000 / requests:.2f} ms CPU/req")
+        prof = cProfile.Profile()
+        prof.enable()
+        for i in range(requests):
+            await get(path, i)
+        prof.disable()
+        pstats.Stats(prof).sort_stats("cumulative").print_stats(25)
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
@@ -116,16 +203,23 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--limit", type=int, default=10)
     ap.add_argument("--port", type=int, default=18080)
+    ap.add_argument("--db", metavar="PATH", help="keep the filled database here (filled only if missing)")
     ap.add_argument("--serve", metavar="DB_URL")
+    ap.add_argument("--profile", action="store_true", help="profile in-process instead of the HTTP benchmark")
     args = ap.parse_args()
     if args.serve:
         serve(args.serve, args.port)
         return
     with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite+aiosqlite:///{tmp}/bench.db"
-        t = time.perf_counter()
-        asyncio.run(fill(url, args.objects))
-        print(f"filled {args.objects} locations + {args.objects} CDRs in {time.perf_counter() - t:.1f}s")
+        db = Path(args.db) if args.db else Path(tmp) / "bench.db"
+        url = f"sqlite+aiosqlite:///{db}"
+        if not db.exists():
+            t = time.perf_counter()
+            asyncio.run(fill(url, args.objects))
+            print(f"filled {args.objects} locations + {args.objects} CDRs in {time.perf_counter() - t:.1f}s")
+        if args.profile:
+            asyncio.run(profile(url, args.objects, args.requests, args.limit))
+            return
         proc = subprocess.Popen([sys.executable, __file__, "--serve", url, "--port", str(args.port)], env=os.environ)
         try:
             base = f"http://127.0.0.1:{args.port}"
@@ -136,10 +230,14 @@ def main() -> None:
                 except httpx.HTTPError:
                     time.sleep(0.1)
             for path in ("/ocpi/cpo/2.2.1/locations", "/ocpi/cpo/2.2.1/cdrs"):
-                asyncio.run(load(base, path, args.objects, 200, 4, args.limit))  # warm-up
-                res = asyncio.run(load(base, path, args.objects, args.requests, args.concurrency, args.limit))
+                asyncio.run(load(args.port, path, args.objects, 200, 4, args.limit))  # warm-up
+                cpu = cpu_seconds(proc.pid)
+                res = asyncio.run(load(args.port, path, args.objects, args.requests, args.concurrency, args.limit))
+                cpu_ms = (cpu_seconds(proc.pid) - cpu) * 1000 / args.requests
                 print(f"GET {path}?limit={args.limit}: {res['rps']:.0f} req/s, p50 {res['p50_ms']:.1f} ms, "
-                      f"p99 {res['p99_ms']:.1f} ms (server: 1 process; {args.concurrency} concurrent clients)")
+                      f"p99 {res['p99_ms']:.1f} ms, server CPU {cpu_ms:.2f} ms/req "
+                      f"(= {1000 / cpu_ms:.0f} req/s per core; server: 1 process; "
+                      f"{args.concurrency} concurrent clients)")
         finally:
             proc.terminate()
             proc.wait()

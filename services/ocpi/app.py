@@ -9,17 +9,25 @@ import structlog
 import uvicorn
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from libs.catalog.index import CatalogIndex
 from libs.catalog.presence import PresenceView
+from libs.commands.client import CommandsClient
 from libs.events.bus import KafkaSettings
 from libs.events.consumer import Delivery, EventConsumer
+from libs.events.envelope import Source
 from libs.events.producer import EventProducer
+from services.ocpi.active_sessions import ActiveSessions
 from services.ocpi.api.app import create_app
 from services.ocpi.client import OcpiClient
+from services.ocpi.commands import CommandsReceiver
 from services.ocpi.db import create_schema, make_engine, sessionmaker
 from services.ocpi.metrics import OcpiMetrics
 from services.ocpi.push import Pusher
 from services.ocpi.readmodel import INPUT_TOPICS, ReadModel
+from services.ocpi.realtime_auth import RealtimeAuthResponder
+from services.ocpi.reservations import create_tables as create_reservation_tables
 from services.ocpi.settings import OcpiSettings
+from services.ocpi.tokens import PartnerTokens
 
 log = structlog.get_logger("ocpi")
 REFERENCE = ("locations", "tariffs")
@@ -95,13 +103,22 @@ class OcpiService:
         self.app = create_app(settings=self.settings, sessionmaker=self.sm, client=self.client,
                               metrics=self.metrics, ready=self.ready)
         self.app.state.pusher = self.pusher
+        # receiver side (docs/ocpi-receiver.md): partner tokens, commands, real-time authorisation
+        self.catalog = CatalogIndex()
+        self.active_sessions = ActiveSessions()
+        self.partner_tokens = PartnerTokens(self.catalog)
+        self.commands = CommandsReceiver(self.settings, self.catalog, self.active_sessions, self.sm, self.client)
+        self.realtime = RealtimeAuthResponder(self.settings, self.kafka, self.catalog, self.sm, self.client)
+        self.app.state.partner_tokens = self.partner_tokens
+        self.app.state.commands = self.commands
         self._tasks: list[asyncio.Task] = []
         self._producer: EventProducer | None = None
         self._consumer: EventConsumer | None = None
         self._server: _Server | None = None
 
     def ready(self) -> bool:
-        return self.presence.caught_up and self.catchup.done.is_set()
+        return (self.presence.caught_up and self.catchup.done.is_set() and self.catalog.caught_up
+                and self.active_sessions.caught_up)
 
     async def _handle(self, deliveries: list[Delivery]) -> None:
         await self.readmodel.handle(deliveries)
@@ -113,6 +130,7 @@ class OcpiService:
         await self.presence.follow(self.kafka)
         self._producer = EventProducer(self.kafka, client_id="ocpi")
         await self._producer.start()
+        await self._start_receiver()
         self._consumer = EventConsumer(self.kafka, service="ocpi", topics=INPUT_TOPICS, handler=self._handle,
                                        producer=self._producer, group_id=self.group_id)
         await self._consumer.start()
@@ -129,6 +147,25 @@ class OcpiService:
                 await self._tasks[-1]  # raises the bind error
             await asyncio.sleep(0.02)
         log.info("ocpi_listening", port=self.settings.port, url=self.settings.base_url)
+
+    async def _start_receiver(self) -> None:
+        await create_reservation_tables(self.engine)
+        await self.catalog.follow(self.kafka)
+        await self.active_sessions.follow(self.kafka)
+        self.partner_tokens.producer = self._producer
+        self.commands.commands = CommandsClient(self.kafka, self._producer, self.presence, source=Source.OCPI)
+        await self.commands.commands.start()
+        if self.settings.realtime_auth:
+            await self.realtime.start(self._producer)
+        await self.catalog.wait_caught_up(60)  # commands and token reads need the catalog
+
+    async def _stop_receiver(self) -> None:
+        await self.realtime.stop()
+        await self.commands.stop()
+        if self.commands.commands is not None:
+            await self.commands.commands.stop()
+        await self.catalog.stop()
+        await self.active_sessions.stop()
 
     async def _sweep(self) -> None:
         await self.presence.wait_caught_up()
@@ -153,8 +190,10 @@ class OcpiService:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self._stop_receiver()
         await self.presence.stop()
         if self._producer is not None:
             await self._producer.stop()
         await self.client.close()
+        self.app.state.reader.close()
         await self.engine.dispose()

@@ -3,12 +3,16 @@
 Served objects are stored as the exact OCPI JSON partners receive (`ocpi` column), so a page of
 a list is a range scan plus string concatenation. Every list orders by `seq` (insertion order),
 which is stable while a partner crawls the pages (transport_and_format.asciidoc, Pagination).
+Narrow `*_page` indexes on (…, seq, last_updated) let OFFSET step through index entries instead of
+the wide rows. `list_versions` changes with every write to a served list, in the same transaction,
+so the API can cache X-Total-Count until the list changes.
 Datetimes are naive UTC in the database (SQLite has no time zones).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from itertools import chain
 
 from sqlalchemy import (
     Boolean,
@@ -19,9 +23,11 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    select,
+    update,
 )
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 
 def naive_utc(dt: datetime) -> datetime:
@@ -72,7 +78,9 @@ class LocationRow(Base):
     record_updated: Mapped[datetime] = mapped_column(DateTime)
     last_updated: Mapped[datetime] = mapped_column(DateTime, index=True)
     ocpi: Mapped[str] = mapped_column(Text)
-    __table_args__ = (Index("ix_locations_object", "country_code", "party_id", "location_id"),)
+    __table_args__ = (Index("ix_locations_object", "country_code", "party_id", "location_id"),
+                      Index("ix_locations_page", "seq", "last_updated"),
+                      Index("ix_locations_id", "location_id", "seq"))  # the object endpoints' lookup
 
 
 class EvseSlot(Base):
@@ -116,6 +124,7 @@ class TariffRow(Base):
     tariff_id: Mapped[str] = mapped_column(String(36))
     last_updated: Mapped[datetime] = mapped_column(DateTime, index=True)
     ocpi: Mapped[str] = mapped_column(Text)
+    __table_args__ = (Index("ix_tariffs_page", "seq", "last_updated"),)
 
 
 class SessionRow(Base):
@@ -130,6 +139,8 @@ class SessionRow(Base):
     token_party_id: Mapped[str | None] = mapped_column(String(3), nullable=True)
     last_updated: Mapped[datetime] = mapped_column(DateTime, index=True)
     ocpi: Mapped[str] = mapped_column(Text)
+    __table_args__ = (Index("ix_sessions_page", "seq", "last_updated"),
+                      Index("ix_sessions_party_page", "token_country_code", "token_party_id", "seq", "last_updated"))
 
 
 class CdrRow(Base):
@@ -142,6 +153,31 @@ class CdrRow(Base):
     token_party_id: Mapped[str | None] = mapped_column(String(3), nullable=True)
     last_updated: Mapped[datetime] = mapped_column(DateTime, index=True)
     ocpi: Mapped[str] = mapped_column(Text)
+    __table_args__ = (Index("ix_cdrs_page", "seq", "last_updated"),
+                      Index("ix_cdrs_party_page", "token_country_code", "token_party_id", "seq", "last_updated"))
+
+
+class ListVersion(Base):
+    """One row per served list; bumped with every change to it (see ReadModelSession)."""
+
+    __tablename__ = "list_versions"
+    name: Mapped[str] = mapped_column(String(16), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+
+
+LISTED = (LocationRow, TariffRow, SessionRow, CdrRow)
+
+
+class ReadModelSession(Session):
+    """The ORM session of this service: a flush that touches a served list bumps its version."""
+
+
+@event.listens_for(ReadModelSession, "before_flush")
+def _bump_list_versions(session: Session, _ctx, _instances) -> None:
+    names = {type(o).__tablename__ for o in chain(session.new, session.dirty, session.deleted) if isinstance(o, LISTED)}
+    for name in sorted(names):  # a fixed order: concurrent PostgreSQL writers never deadlock on it
+        session.connection().execute(
+            update(ListVersion).where(ListVersion.name == name).values(version=ListVersion.version + 1))
 
 
 class OutboxRow(Base):
@@ -191,7 +227,28 @@ def make_engine(url: str) -> AsyncEngine:
 async def create_schema(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
         await conn.run_sync(Base.metadata.create_all)
+        await conn.run_sync(_upgrade)
+
+
+def _upgrade(conn) -> None:
+    """What create_all leaves out on an existing database: indexes added later, version rows."""
+    for table in Base.metadata.sorted_tables:
+        for index in table.indexes:
+            index.create(conn, checkfirst=True)
+    have = set(conn.execute(select(ListVersion.name)).scalars())
+    missing = [{"name": t.__tablename__, "version": 0} for t in LISTED if t.__tablename__ not in have]
+    if missing:
+        insert = _dialect_insert(conn.dialect.name)(ListVersion).values(missing)
+        conn.execute(insert.on_conflict_do_nothing())  # another replica may be creating them too
+
+
+def _dialect_insert(dialect: str):
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
 
 
 def sessionmaker(engine: AsyncEngine) -> async_sessionmaker:
-    return async_sessionmaker(engine, expire_on_commit=False)
+    return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=ReadModelSession)

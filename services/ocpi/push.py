@@ -37,6 +37,9 @@ from services.ocpi.settings import OcpiSettings
 
 log = structlog.get_logger("ocpi.push")
 
+CLAIM_BATCH = 500  # heads claimed per round
+PARALLEL = 8  # concurrent deliveries per partner
+
 # module → (table, key column) of the read model, for "PUT the current full object".
 _CURRENT = {
     "locations": (LocationRow, LocationRow.key),
@@ -59,6 +62,15 @@ async def enqueue(db: AsyncSession, partner_ids: list[int], *, module: str, obje
                   body=raw, last_updated=last_updated, next_attempt_at=now_naive())
         for pid in partner_ids
     ])
+
+
+def due_heads(now: datetime):
+    """The oldest pending change of every (partner, module, object) queue that is due, locked
+    for claiming; rows another transaction holds are skipped (PostgreSQL), not waited for."""
+    heads = select(func.min(OutboxRow.seq)).where(OutboxRow.state == "pending").group_by(
+        OutboxRow.partner_id, OutboxRow.module, OutboxRow.object_key)
+    return (select(OutboxRow).where(OutboxRow.seq.in_(heads), OutboxRow.next_attempt_at <= now)
+            .order_by(OutboxRow.seq).limit(CLAIM_BATCH).with_for_update(skip_locked=True))
 
 
 class Pusher:
@@ -96,15 +108,8 @@ class Pusher:
             self._wake.clear()
 
     async def run_once(self) -> int:
-        """One round: attempt the head change of every due queue. Returns attempts made."""
-        async with self.sm() as db:
-            heads = select(func.min(OutboxRow.seq)).where(OutboxRow.state == "pending").group_by(
-                OutboxRow.partner_id, OutboxRow.module, OutboxRow.object_key)
-            rows = (await db.execute(
-                select(OutboxRow).where(OutboxRow.seq.in_(heads), OutboxRow.next_attempt_at <= now_naive())
-                .order_by(OutboxRow.seq).limit(500)
-            )).scalars().all()
-            partners = {p.id: p for p in (await db.execute(select(Partner))).scalars()}
+        """One round: claim and attempt the head change of every due queue. Returns attempts made."""
+        rows, partners = await self._claim()
         by_partner: dict[int, list[OutboxRow]] = {}
         for row in rows:
             by_partner.setdefault(row.partner_id, []).append(row)
@@ -112,8 +117,27 @@ class Pusher:
         await self.refresh_metrics()
         return len(rows)
 
+    async def _claim(self) -> tuple[list[OutboxRow], dict[int, Partner]]:
+        """Claim due heads so that several replicas (PostgreSQL) never send the same change twice
+        or two changes of one object at once: the rows are locked with FOR UPDATE SKIP LOCKED (a
+        head another replica is claiming is skipped, not waited for) and leased by moving their
+        next_attempt_at past the time this round may take. Delivery then sets next_attempt_at
+        (retry) or the state (done); a replica that dies mid-round only delays its heads until
+        the lease ends. On SQLite the clause is left out (one replica, one pusher loop)."""
+        now = now_naive()
+        async with self.sm.begin() as db:
+            rows = (await db.execute(due_heads(now))).scalars().all()
+            if rows:
+                # per partner, PARALLEL deliveries at a time, each up to push_timeout_s
+                per_partner = max(sum(1 for r in rows if r.partner_id == pid) for pid in {r.partner_id for r in rows})
+                lease = self.settings.push_timeout_s * (per_partner // PARALLEL + 2)
+                await db.execute(update(OutboxRow).where(OutboxRow.seq.in_([r.seq for r in rows]))
+                                 .values(next_attempt_at=now + timedelta(seconds=lease)))
+            partners = {p.id: p for p in (await db.execute(select(Partner))).scalars()}
+        return list(rows), partners
+
     async def _deliver_partner(self, partner: Partner | None, rows: list[OutboxRow]) -> None:
-        sem = asyncio.Semaphore(8)
+        sem = asyncio.Semaphore(PARALLEL)
 
         async def one(row: OutboxRow) -> None:
             async with sem:

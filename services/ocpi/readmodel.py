@@ -8,6 +8,7 @@ only after it (at-least-once in; every step is idempotent, so a re-read batch ch
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -63,9 +64,19 @@ class ReadModel:
         self.presence = presence
         self.on_change = on_change or (lambda: None)
         self.operator = BusinessDetails(name=settings.business_name, website=settings.business_website)
+        # The consumer and the presence sweep both rebuild location documents from station state.
+        # Run concurrently, each could rebuild from a snapshot without the other's change and the
+        # later commit would win with a stale document. One writer at a time in this process;
+        # across replicas (PostgreSQL) the location row lock in _locked_location does the same.
+        self._write = asyncio.Lock()
 
     # --- consumer entry point -------------------------------------------------------------
     async def handle(self, deliveries: list[Delivery]) -> None:
+        async with self._write:
+            await self._handle(deliveries)
+        self.on_change()
+
+    async def _handle(self, deliveries: list[Delivery]) -> None:
         async with self.sm.begin() as db:
             partners = await _Partners.load(db)
             for d in deliveries:
@@ -76,7 +87,6 @@ class ReadModel:
                 except (ValidationError, ValueError) as exc:
                     self.metrics.events.labels(d.event.type if d.event else base, "rejected").inc()
                     raise Rejected(d, "not_ocpi_servable", str(exc)[:500]) from exc
-        self.on_change()
 
     async def apply(self, db: AsyncSession, partners: _Partners, base: str, key: str, event: Event | None) -> None:
         if base == "tariffs" and event is None:
@@ -99,7 +109,7 @@ class ReadModel:
     async def _location(self, db: AsyncSession, partners: _Partners, event: LocationPublished) -> None:
         rec = event.payload
         key = f"{rec.country_code}/{rec.party_id}/{rec.location.id}"
-        row = (await db.execute(select(LocationRow).where(LocationRow.key == key))).scalar()
+        row = await _locked_location(db, key)
         rec_time = naive_utc(rec.last_updated)
         if row is not None and rec_time < row.record_updated:
             self.metrics.events.labels(event.type, "stale").inc()
@@ -151,7 +161,7 @@ class ReadModel:
         if evse_id is not None:
             q = q.where(EvseSlot.ocpp_evse_id == evse_id)
         for key in sorted(set((await db.execute(q)).scalars())):
-            row = (await db.execute(select(LocationRow).where(LocationRow.key == key))).scalar()
+            row = await _locked_location(db, key)
             if row is not None:
                 await self._recompute(db, partners, row, changed_at=at, put=False)
 
@@ -210,7 +220,7 @@ class ReadModel:
             return 0
         now = now_naive()
         changes = 0
-        async with self.sm.begin() as db:
+        async with self._write, self.sm.begin() as db:
             partners = await _Partners.load(db)
             stations = set((await db.execute(select(EvseSlot.station_id))).scalars())
             rows = {s.station_id: s for s in (await db.execute(select(StationState))).scalars()}
@@ -224,6 +234,10 @@ class ReadModel:
                     db.add(st)
                 if st.online == online:
                     continue
+                if station in rows:  # another replica may have just recorded it: re-check under the row lock
+                    st = await db.get(StationState, station, with_for_update=True, populate_existing=True)
+                    if st.online == online:
+                        continue
                 st.online, st.online_changed_at = online, now
                 await db.flush()
                 await self._recompute_station(db, partners, station, None, now)
@@ -307,6 +321,13 @@ class ReadModel:
         await enqueue(db, partners.receiving("cdrs", party), module="cdrs",
                       object_key=f"{cdr.country_code}/{cdr.party_id}/{cdr.id}", kind="post", body=doc,
                       last_updated=lu)
+
+
+async def _locked_location(db: AsyncSession, key: str) -> LocationRow | None:
+    """The location row, locked until commit on PostgreSQL (FOR UPDATE; SQLite has one writer
+    anyway and SQLAlchemy leaves the clause out there). Taken before station state is read, so
+    with READ COMMITTED a replica rebuilding the same location after us sees our change."""
+    return (await db.execute(select(LocationRow).where(LocationRow.key == key).with_for_update())).scalar()
 
 
 def _fmt(dt: datetime) -> str:

@@ -33,6 +33,12 @@ class OcpiSettings(BaseSettings):
     # The gateway's station-presence lease check runs this often (offline stations → UNKNOWN).
     presence_sweep_s: float = 2.0
     consumer_group: str | None = None
+    # Receiver side (docs/ocpi-receiver.md): the CommandResponse `timeout` (seconds) within which
+    # the CommandResult is POSTed; the partner (name or id) asked in real time about uids nobody
+    # pushed (besides a hub partner); whether this service answers the gateway's auth-requests.
+    command_timeout_s: int = 60
+    default_emsp: str | None = None
+    realtime_auth: bool = True
 
     @model_validator(mode="after")
     def _replicas_need_postgres(self) -> OcpiSettings:

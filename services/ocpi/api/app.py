@@ -13,8 +13,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from libs.ocpi.status import OcpiStatus
-from services.ocpi.api import cdrs, credentials, locations, sessions, tariffs, versions
+from services.ocpi.api import cdrs, commands, credentials, locations, sessions, tariffs, tokens, versions
 from services.ocpi.api.common import OcpiError, ocpi_response
+from services.ocpi.api.listing import TotalCounts
+from services.ocpi.api.reader import make_reader
 
 log = structlog.get_logger("ocpi.api")
 
@@ -29,6 +31,19 @@ class OcpiHeaders:
         self.app = app
         self.metrics = metrics
         self.settings = settings
+        self._ours = [(b"ocpi-from-country-code", settings.country_code.encode()),
+                      (b"ocpi-from-party-id", settings.party_id.encode())]
+        self._series: dict[tuple[str, int], tuple] = {}  # labels() takes a lock: look each series up once
+
+    def _observe(self, module: str, status: int, seconds: float) -> None:
+        series = self._series.get((module, status))
+        if series is None:
+            if len(self._series) > 1000:  # module names come from request paths: bounded
+                self._series.clear()
+            series = (self.metrics.requests.labels(module, str(status)), self.metrics.latency.labels(module))
+            self._series[(module, status)] = series
+        series[0].inc()
+        series[1].observe(seconds)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -36,16 +51,15 @@ class OcpiHeaders:
         path = scope["path"]
         if len(path) > 1 and path.endswith("/"):
             scope = dict(scope, path=path.rstrip("/"), raw_path=path.rstrip("/").encode())
-        headers = {k.decode("latin-1").lower(): v for k, v in scope["headers"]}
+        headers = {k.lower(): v for k, v in scope["headers"]}
         extra = [
-            (b"x-request-id", headers.get("x-request-id") or str(uuid.uuid4()).encode()),
-            (b"x-correlation-id", headers.get("x-correlation-id") or str(uuid.uuid4()).encode()),
+            (b"x-request-id", headers.get(b"x-request-id") or str(uuid.uuid4()).encode()),
+            (b"x-correlation-id", headers.get(b"x-correlation-id") or str(uuid.uuid4()).encode()),
         ]
-        if b"ocpi-from-country-code" in [k.encode() for k in headers]:
-            extra += [(b"ocpi-to-country-code", headers["ocpi-from-country-code"]),
-                      (b"ocpi-to-party-id", headers.get("ocpi-from-party-id", b""))]
-            extra += [(b"ocpi-from-country-code", self.settings.country_code.encode()),
-                      (b"ocpi-from-party-id", self.settings.party_id.encode())]
+        if b"ocpi-from-country-code" in headers:
+            extra += [(b"ocpi-to-country-code", headers[b"ocpi-from-country-code"]),
+                      (b"ocpi-to-party-id", headers.get(b"ocpi-from-party-id", b""))]
+            extra += self._ours
         parts = scope["path"].split("/")
         module = parts[4] if len(parts) > 4 and parts[2] == "cpo" else (parts[3] if len(parts) > 3 else parts[-1])
         started = time.perf_counter()
@@ -60,8 +74,7 @@ class OcpiHeaders:
         try:
             await self.app(scope, receive, send_with_headers)
         finally:
-            self.metrics.requests.labels(module, str(status_holder.get("status", 500))).inc()
-            self.metrics.latency.labels(module).observe(time.perf_counter() - started)
+            self._observe(module, status_holder.get("status", 500), time.perf_counter() - started)
 
 
 def create_app(*, settings, sessionmaker, client, metrics, ready=lambda: True) -> FastAPI:
@@ -72,11 +85,13 @@ def create_app(*, settings, sessionmaker, client, metrics, ready=lambda: True) -
     )
     app.state.settings = settings
     app.state.sessionmaker = sessionmaker
+    app.state.reader = make_reader(sessionmaker.kw["bind"])
+    app.state.total_counts = TotalCounts()
     app.state.client = client
     app.state.metrics = metrics
     app.state.log = log
     app.state.token_cache = {}
-    for module in (versions, credentials, locations, sessions, cdrs, tariffs):
+    for module in (versions, credentials, locations, sessions, cdrs, tariffs, tokens, commands):
         app.include_router(module.router)
 
     @app.exception_handler(OcpiError)

@@ -261,7 +261,8 @@ def page_response(request: Request, page: Page, total: int, docs: list[str]) -> 
     if docs and next_offset < total:
         settings = request.app.state.settings
         query = urlencode({"offset": next_offset, "limit": page.limit, **page.raw_filters})
-        headers["Link"] = f'<{settings.public_url.rstrip("/")}{request.url.path}?{query}>; rel="next"'
+        # the scope's path, not request.url (which re-parses the whole URL): list routes are plain ASCII
+        headers["Link"] = f'<{settings.public_url.rstrip("/")}{request.scope["path"]}?{query}>; rel="next"'
     raw = ("[" + ",".join(docs) + "]").encode()
     return ocpi_response(raw_data=raw, headers=headers)
 

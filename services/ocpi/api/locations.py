@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import orjson
 from fastapi import APIRouter, Depends, Path, Request
-from sqlalchemy import select
 
 from libs.ocpi.status import OcpiStatus
 from services.ocpi.api.common import OcpiError, PartnerContext, ocpi_response, registered_partner
@@ -24,13 +23,11 @@ def _unknown(what: str) -> OcpiError:
 
 
 async def _location(request: Request, location_id: str) -> dict:
-    async with request.app.state.sessionmaker() as db:
-        text = (await db.execute(
-            select(LocationRow.ocpi).where(LocationRow.location_id == location_id).order_by(LocationRow.seq).limit(1)
-        )).scalar()
-    if text is None:
+    rows = await request.app.state.reader.rows(
+        "SELECT ocpi FROM locations WHERE location_id = :id ORDER BY seq LIMIT 1", {"id": location_id}, quick=True)
+    if not rows:
         raise _unknown(f"location {location_id}")
-    return orjson.loads(text)
+    return orjson.loads(rows[0][0])
 
 
 @router.get("", summary="Locations (paginated)")

@@ -16,6 +16,8 @@ ENDPOINTS = [
     ("sessions", "SENDER", "/cpo/2.2.1/sessions"),
     ("cdrs", "SENDER", "/cpo/2.2.1/cdrs"),
     ("tariffs", "SENDER", "/cpo/2.2.1/tariffs"),
+    ("tokens", "RECEIVER", "/cpo/2.2.1/tokens"),
+    ("commands", "RECEIVER", "/cpo/2.2.1/commands"),
 ]
 
 

@@ -8,10 +8,13 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
 from libs.events.reference import LocationPublished, TariffPublished
 from libs.events.sessions import CdrIssued, SessionUpdated
 from libs.events.station import GatewayLease, StationPresence, StationStatusChanged
 from services.ocpi.app import OcpiService
+from services.ocpi.readmodel import INPUT_TOPICS
 from services.ocpi.settings import OcpiSettings
 from tests.integration.ocpi.emsp_app import free_port
 
@@ -104,7 +107,7 @@ async def start_service(settings: OcpiSettings, kafka) -> OcpiService:
     return svc
 
 
-async def until(predicate, timeout: float = 30.0, interval: float = 0.05):
+async def until(predicate, timeout: float = 60.0, interval: float = 0.05):
     """Poll an (async or sync) predicate until truthy; returns its value."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
@@ -116,3 +119,37 @@ async def until(predicate, timeout: float = 30.0, interval: float = 0.05):
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(interval)
+
+
+async def settled(svc: OcpiService, timeout: float = 60.0) -> None:
+    """Wait until the read model holds every event produced so far (its consumer group committed
+    up to the current end of each input topic; it commits only after a batch is written), then
+    bring the presence state up to date with one sweep. Event-driven instead of a fixed sleep:
+    under machine load, consuming can take far longer than usual."""
+    kafka = svc.kafka
+    probe = AIOKafkaConsumer(**kafka.client_kwargs(), group_id=svc.group_id, enable_auto_commit=False)
+    await probe.start()
+    try:
+        tps = []
+        for base in INPUT_TOPICS:
+            name = kafka.topics().name(base)
+            await probe._client.force_metadata_update()
+            tps += [TopicPartition(name, p) for p in probe.partitions_for_topic(name) or ()]
+        ends = await probe.end_offsets(tps)
+
+        async def committed_to_end() -> bool:
+            for tp in tps:
+                if ends[tp] and (await probe.committed(tp) or 0) < ends[tp]:
+                    return False
+            return True
+        await until(committed_to_end, timeout=timeout, interval=0.1)
+    finally:
+        await probe.stop()
+    await svc.readmodel.sweep_presence()
+
+
+async def drained(svc: OcpiService, timeout: float = 60.0) -> None:
+    """Wait until the pusher has nothing pending for any partner."""
+    async def empty() -> bool:
+        return all(p["pending"] == 0 for p in await svc.pusher.state())
+    await until(empty, timeout=timeout)

@@ -106,6 +106,7 @@ async def test_handshake_pull_push_errors(world):
     assert again.status_code == 405
 
     # ---- Sender: locations with pagination, Link, X-Total-Count, X-Limit
+    await h.settled(svc)  # ready() covers the reference topics only; statuses, sessions, CDRs too
     locs, pages = await emsp.pull_all("locations", limit=10)
     assert [p.headers["x-limit"] for p in pages] == ["3", "3"]  # server caps at 3
     assert [p.headers["x-total-count"] for p in pages] == ["4", "4"]
@@ -198,7 +199,8 @@ async def test_handshake_pull_push_errors(world):
     await producer.send_many([h.session("s-1", 2, kwh="3.0"),
                               h.session("s-1", 5, kwh="11", status="COMPLETED", end=h.T0 + timedelta(minutes=5))])
     await h.until(lambda: len([r for r in emsp.received if "/sessions/" in r.path]) >= 2)
-    await asyncio.sleep(0.3)
+    await h.settled(svc)
+    await h.drained(svc)
     got = [r for r in emsp.received if "/sessions/" in r.path]
     assert [r.method for r in got] == ["PUT", "PATCH"]  # the stale version 2 never reaches the partner
     patch = got[1].body
@@ -208,7 +210,8 @@ async def test_handshake_pull_push_errors(world):
     # new CDR → POST once; another party's CDR never sent to this eMSP
     await producer.send_many([h.cdr("CDR-2"), h.cdr("CDR-OTHER-2", party=("DE", "OTH")), h.cdr("CDR-2")])
     posted = await h.until(lambda: [r for r in emsp.received if r.method == "POST"])
-    await asyncio.sleep(0.5)
+    await h.settled(svc)
+    await h.drained(svc)
     assert [r.body["id"] for r in emsp.received if r.method == "POST"] == ["CDR-2"]
     check_object("cdrs", posted[0].body)
     # tariff change → PUT
@@ -235,7 +238,7 @@ async def test_handshake_pull_push_errors(world):
     assert lus == sorted(lus) and len(set(lus)) == 3
     # an older status event (charger clock behind) never overrides a newer one
     await producer.send(h.status("CS1", 2, "Faulted", t1 - timedelta(hours=5)))
-    await asyncio.sleep(0.6)
+    await h.settled(svc)
     r = await emsp.get(emsp.endpoint("locations") + "/LOC1/E2")
     assert r.json()["data"]["status"] == "CHARGING"
 

@@ -76,3 +76,63 @@ def test_session_mapping_units_and_not_servable():
     doc = mapping.build_session(s, default_country="DE", default_party="VST", default_currency="EUR").to_ocpi()
     assert doc["charging_periods"][0]["dimensions"] == [{"type": "ENERGY", "volume": 0}, {"type": "PARKING_TIME", "volume": 0.5}]
     assert doc["currency"] == "EUR" and doc["country_code"] == "DE" and doc["kwh"] == 5.5
+
+
+def test_push_claims_heads_with_skip_locked_on_postgresql_only():
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from services.ocpi.push import due_heads
+
+    stmt = due_heads(datetime(2026, 1, 10, 8))
+    assert str(stmt.compile(dialect=postgresql.dialect())).rstrip().endswith("FOR UPDATE SKIP LOCKED")
+    assert "FOR UPDATE" not in str(stmt.compile(dialect=sqlite.dialect()))
+
+
+async def test_list_versions_bump_with_writes_and_gate_cached_counts(tmp_path):
+    from sqlalchemy import select
+
+    from services.ocpi.api.listing import TotalCounts
+    from services.ocpi.db import CdrRow, ListVersion, create_schema, make_engine, sessionmaker
+
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'v.db'}")
+    await create_schema(engine)
+    await create_schema(engine)  # idempotent: an existing database keeps its version rows
+    sm = sessionmaker(engine)
+
+    async def version() -> int:
+        async with sm() as db:
+            return (await db.execute(select(ListVersion.version).where(ListVersion.name == "cdrs"))).scalar_one()
+    assert await version() == 0
+    async with sm.begin() as db:
+        db.add(CdrRow(cdr_id="C1", country_code="DE", party_id="VST", last_updated=datetime(2026, 1, 1), ocpi="{}"))
+    assert await version() == 1
+    async with sm.begin() as db:
+        (await db.execute(select(CdrRow))).scalar_one().ocpi = '{"id":"C1"}'
+    assert await version() == 2
+    await engine.dispose()
+
+    counts = TotalCounts()
+    counts.put(("cdrs",), 2, 1)
+    assert counts.get(("cdrs",), 2) == 1 and counts.get(("cdrs",), 3) is None
+    counts.put(("cdrs",), None, 5)  # no version row: never cached
+    assert counts.get(("cdrs",), None) is None
+
+
+async def test_sqlite_reader_and_engine_reader_agree(tmp_path):
+    """The SQLite fast path binds datetimes as SQLAlchemy stores them: same rows as the engine."""
+    from services.ocpi.api.reader import Reader, make_reader
+    from services.ocpi.db import CdrRow, create_schema, make_engine, sessionmaker
+
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'r.db'}")
+    await create_schema(engine)
+    async with sessionmaker(engine).begin() as db:
+        for i, lu in enumerate((datetime(2026, 1, 1, 8), datetime(2026, 1, 1, 8, 0, 0, 1000), datetime(2026, 1, 1, 9))):
+            db.add(CdrRow(cdr_id=f"C{i}", country_code="DE", party_id="VST", last_updated=lu, ocpi=f'"C{i}"'))
+    fast, plain = make_reader(engine), Reader(engine)
+    assert type(fast).__name__ == "SqliteReader"
+    sql = "SELECT ocpi FROM cdrs WHERE last_updated >= :a AND last_updated < :b ORDER BY seq"
+    params = {"a": datetime(2026, 1, 1, 8), "b": datetime(2026, 1, 1, 9)}
+    assert await fast.rows(sql, params, quick=True) == await fast.rows(sql, params) == await plain.rows(sql, params)
+    assert [r[0] for r in await plain.rows(sql, params)] == ['"C0"', '"C1"']
+    fast.close()
+    await engine.dispose()
