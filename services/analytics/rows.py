@@ -87,10 +87,22 @@ def _json(value: Any) -> str:
 
 def meter_row(e: MeterSampled) -> tuple:
     p = e.payload
+    return meter_row_values(
+        e.event_id, e.station_id, e.occurred_at, e.received_at, e.clock_suspect, e.source, p.evse_id,
+        p.connector_id, p.transaction_ref, p.session_id, p.measurand, p.phase, p.location, p.context,
+        p.value, p.unit, p.signed_data, p.seq_no,
+    )
+
+
+def meter_row_values(event_id, station_id, occurred_at, received_at, clock_suspect, source, evse_id,  # noqa: PLR0913
+                     connector_id, transaction_ref, session_id, measurand, phase, location, context,
+                     value, unit, signed_data, seq_no) -> tuple:
+    """The meter_values row from validated fields: shared by the event path and the fast decoder
+    (services/analytics/fastmeter.py), so both give the same row."""
     return (
-        e.event_id, e.station_id or "", _u16(p.evse_id), _u16(p.connector_id), _s(p.transaction_ref),
-        _s(p.session_id), e.occurred_at, e.received_at, e.clock_suspect, p.measurand, _s(p.phase),
-        _s(p.location), _s(p.context), p.value, p.unit, _json(p.signed_data), p.seq_no, e.source.value,
+        event_id, station_id or "", _u16(evse_id), _u16(connector_id), _s(transaction_ref),
+        _s(session_id), occurred_at, received_at, clock_suspect, measurand, _s(phase),
+        _s(location), _s(context), value, unit, _json(signed_data), seq_no, source.value,
     )
 
 
