@@ -29,7 +29,7 @@ class AnalyticsService:
                  *, group_id: str | None = None):
         self.settings = settings or AnalyticsSettings()
         self.kafka = kafka or KafkaSettings()
-        self.engine = Engine(self.settings.clickhouse_dsn, self.settings.database,
+        self.engine = Engine(self.settings.dsn, self.settings.database,
                              query_max_execution_s=self.settings.query_max_execution_s)
         self.sink = Sink(self.engine, self.settings.database)
         self.producer = EventProducer(self.kafka, client_id="voltstream-analytics")

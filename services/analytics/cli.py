@@ -20,11 +20,13 @@ def command(ctx: typer.Context) -> None:
     from libs.service.logging import configure_logging
     from libs.service.runner import serve_until_signalled
     from services.analytics.app import AnalyticsService
+    from services.analytics.settings import AnalyticsSettings
 
-    configure_logging("analytics")
+    settings = AnalyticsSettings()
+    configure_logging("analytics", settings.log_level)
 
     async def main() -> None:  # Kafka clients are created inside the running loop
-        await serve_until_signalled(AnalyticsService())
+        await serve_until_signalled(AnalyticsService(settings))
 
     asyncio.run(main())
 
@@ -38,7 +40,7 @@ def migrate_command() -> None:
     from services.analytics.settings import AnalyticsSettings
 
     settings = AnalyticsSettings()
-    client = clickhouse_connect.get_client(dsn=settings.clickhouse_dsn)
+    client = clickhouse_connect.get_client(dsn=settings.dsn)
     try:
         applied = migrate(client, settings.migrations_dir, settings.template_values())
     finally:

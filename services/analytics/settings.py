@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -10,8 +11,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class AnalyticsSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VOLTSTREAM_ANALYTICS_", extra="ignore")
 
-    # A ClickHouse server (http(s)://user:pass@host:8123) or the embedded engine (chdb:///path).
+    log_level: str = "INFO"
+    # The embedded engine (chdb:///path) or a ClickHouse server DSN (http(s)://user:pass@host:8123).
     clickhouse_dsn: str = "chdb:///" + str(Path("var/analytics/chdb").absolute()).lstrip("/")
+    # A ClickHouse server given as URL + user + password (Helm passes the password from a Secret);
+    # when clickhouse_url is set it wins over clickhouse_dsn.
+    clickhouse_url: str | None = None
+    clickhouse_username: str | None = None
+    clickhouse_password: str | None = None
     database: str = "voltstream"
     migrations_dir: Path = Path(__file__).resolve().parents[2] / "deploy" / "clickhouse"
     meter_ttl_days: int = 730
@@ -28,8 +35,19 @@ class AnalyticsSettings(BaseSettings):
     query_max_execution_s: int = 60
 
     @property
+    def dsn(self) -> str:
+        """The DSN clickhouse-connect opens: the server URL with its credentials, or clickhouse_dsn."""
+        if not self.clickhouse_url:
+            return self.clickhouse_dsn
+        parts = urlsplit(self.clickhouse_url)
+        user = quote(self.clickhouse_username or parts.username or "default", safe="")
+        password = self.clickhouse_password if self.clickhouse_password is not None else (parts.password or "")
+        netloc = f"{user}:{quote(password, safe='')}@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+    @property
     def embedded(self) -> bool:
-        return self.clickhouse_dsn.startswith("chdb:")
+        return self.dsn.startswith("chdb:")
 
     @property
     def serve_queries(self) -> bool:

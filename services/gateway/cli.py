@@ -22,5 +22,5 @@ def command(
     if no_auth:
         overrides["auth"] = False
     settings = GatewaySettings(**overrides)
-    configure_logging("gateway")
+    configure_logging("gateway", settings.log_level)
     run_service(GatewayApp(settings))

@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class GatewaySettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VOLTSTREAM_GATEWAY_", extra="ignore")
 
+    log_level: str = "INFO"
     host: str = "0.0.0.0"
     port: int = 9000
     health_host: str = "0.0.0.0"

@@ -12,15 +12,15 @@ from services.ocpi.settings import OcpiSettings
 
 def command(
     port: int | None = typer.Option(None, help="HTTP port (default VOLTSTREAM_OCPI_PORT or 8080)"),
-    log_level: str = typer.Option("INFO", help="log level"),
+    log_level: str | None = typer.Option(None, help="log level (default VOLTSTREAM_OCPI_LOG_LEVEL or INFO)"),
 ) -> None:
     """Run the OCPI 2.2.1 CPO adapter (API, read model, push to partners)."""
     from libs.service.logging import configure_logging
     from libs.service.runner import run_service
     from services.ocpi.app import OcpiService
 
-    configure_logging("ocpi", log_level)
     settings = OcpiSettings(**({"port": port} if port else {}))
+    configure_logging("ocpi", log_level or settings.log_level)
     run_service(OcpiService(settings))
 
 

@@ -9,6 +9,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class OcpiSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VOLTSTREAM_OCPI_", extra="ignore")
 
+    log_level: str = "INFO"
+
     host: str = "0.0.0.0"
     port: int = 8080
     # Public base URL partners use to reach this API (behind a proxy it differs from host:port).

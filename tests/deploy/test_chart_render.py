@@ -172,7 +172,7 @@ def test_gateway_profile_3_is_l4_with_tls_at_the_gateway(prod_docs):
     assert not [i for i in by_kind(prod_docs, "Ingress") if component(i) == "gateway"]
     spec = pod_spec(one(prod_docs, "StatefulSet", "vs-voltstream-gateway"))
     env = {e["name"]: e.get("value") for e in spec["containers"][0]["env"]}
-    assert env["VOLTSTREAM_GATEWAY_SECURITY_PROFILE"] == "3"
+    assert env["VOLTSTREAM_GATEWAY_TLS_CERTFILE"].startswith("/etc/voltstream/gateway-tls/")
     assert env["VOLTSTREAM_GATEWAY_TLS_CLIENT_CA"].startswith("/etc/voltstream/gateway-tls/")
     assert {"name": "gateway-tls", "secret": {"secretName": "gateway-tls", "defaultMode": 0o440}} in spec["volumes"]
 

@@ -117,7 +117,7 @@ VOLTSTREAM_KAFKA_SSL_KEYFILE: "/etc/voltstream/kafka-tls/client.key"
 {{- end }}
 {{- end }}
 VOLTSTREAM_ANALYTICS_CLICKHOUSE_URL: {{ .Values.clickhouse.url | quote }}
-VOLTSTREAM_ANALYTICS_CLICKHOUSE_DATABASE: {{ .Values.clickhouse.database | quote }}
+VOLTSTREAM_ANALYTICS_DATABASE: {{ .Values.clickhouse.database | quote }}
 VOLTSTREAM_ANALYTICS_CLICKHOUSE_USERNAME: {{ .Values.clickhouse.username | quote }}
 {{- range $k, $v := .Values.extraEnv }}
 {{ $k }}: {{ $v | toString | quote }}
