@@ -12,9 +12,16 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
+from hypothesis import settings as hypothesis_settings
 
 from libs.events.admin import apply_topics
 from libs.events.bus import KafkaSettings
+
+# CI runs the property tests on a fixed set of examples so a submission's result is reproducible;
+# locally they explore new random examples every run (and keep failures in .hypothesis/).
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 
 def free_port() -> int:

@@ -47,8 +47,10 @@ def _mount_services() -> None:
     app.add_typer(partner_app, name="partner")
     app.add_typer(analytics_app, name="analytics")
 
+    from voltstream.demo import demo_app
     from voltstream.station import station_app
 
+    app.add_typer(demo_app, name="demo", help="See the whole flow work: `voltstream demo report` (docs/demo.md).")
     app.add_typer(station_app, name="station", help="Manage a charging station remotely (commands over Kafka).")
 
 

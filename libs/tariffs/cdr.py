@@ -6,6 +6,9 @@ and the credit CDR that cancels one. Pure: the caller passes the catalog objects
 - credit: "it can be the id of the original CDR with something appended like for example: -C"
   (36 + 2 <= 39); "The Credit CDR will contain all the data of the original CDR. Only the values in
   the total_cost field SHALL contain the negative amounts of the original CDR."
+- re-issue (`voltstream cdr credit ID`): the session priced again after its CDR was credited by
+  hand gets uuid5 of (session id, session version, credit CDR id): 36 characters, never the id of
+  the session version's own CDR (three fields, not two), the same for the same credit.
 """
 
 from __future__ import annotations
@@ -32,6 +35,15 @@ def cdr_id(session_id: str, version: int) -> str:
 
 def credit_id(original_id: str) -> str:
     return original_id + CREDIT_SUFFIX
+
+
+def reissue_id(session_id: str, version: int, credit_cdr_id: str) -> str:
+    """Id of the CDR issued again for a session version after `credit_cdr_id` credited its CDR.
+
+    Deterministic (a retry of the same re-issue yields the same id) and 36 characters like every
+    non-credit CDR; distinct from cdr_id(session_id, version), which is already used.
+    """
+    return str(uuid.uuid5(CDR_NAMESPACE, f"{session_id}\x1f{version}\x1f{credit_cdr_id}"))
 
 
 def _price(cost: Cost) -> dict[str, Any]:
@@ -175,3 +187,11 @@ def credit_cdr(original: dict[str, Any], last_updated: datetime) -> dict[str, An
     credit["total_cost"] = {k: -v for k, v in total.items()}
     credit["last_updated"] = format_datetime(last_updated)
     return CDR.model_validate(credit).to_ocpi()
+
+
+def reissued_cdr(cdr: dict[str, Any], new_id: str, last_updated: datetime) -> dict[str, Any]:
+    """`cdr` (as build_cdr made it) under the id and time of a re-issue: a new object."""
+    out = dict(cdr)
+    out["id"] = new_id
+    out["last_updated"] = format_datetime(last_updated)
+    return CDR.model_validate(out).to_ocpi()

@@ -151,13 +151,15 @@ async def test_sessions_to_cdrs_with_amendment_dlq_and_manual_credit(kafka_setti
             assert new["id"] == cdr_id(v1.payload.session_id, 2) and "credit" not in new
             assert new["total_cost"] == {"excl_vat": 5.68, "incl_vat": 6.7592}
 
-            # By hand: `voltstream cdr credit ID`, once.
+            # By hand: `voltstream cdr credit ID --no-reissue` (a pure credit), once; the re-issue is
+            # tested in test_manual_rebill.py.
             env = {"VOLTSTREAM_KAFKA_BOOTSTRAP": kafka_settings.bootstrap,
                    "VOLTSTREAM_KAFKA_TOPIC_PREFIX": kafka_settings.topic_prefix,
                    "VOLTSTREAM_KAFKA_STATION_PARTITIONS": str(kafka_settings.station_partitions),
                    "VOLTSTREAM_KAFKA_OTHER_PARTITIONS": str(kafka_settings.other_partitions)}
-            result = await asyncio.to_thread(CliRunner().invoke, cdr_app, ["credit", new["id"]], env=env)
+            result = await asyncio.to_thread(CliRunner().invoke, cdr_app, ["credit", new["id"], "--no-reissue"], env=env)
             assert result.exit_code == 0, result.output
+            assert "re-issued" not in result.output
             again = await asyncio.to_thread(CliRunner().invoke, cdr_app, ["credit", new["id"]], env=env)
             assert again.exit_code == 1 and "already credited" in again.output
             records = [decode(r.value).payload for r in await read_topic(kafka_settings, "cdrs", 4)]

@@ -80,10 +80,12 @@ async def test_every_command_reaches_the_charger_with_its_result_at_response_url
 
     # the commands carry what the session service correlates on
     events = await read_topics(world.kafka, ["commands"], until=lambda ev: len(ev) >= 2)
-    starts = [e.payload.args for e in events if isinstance(e, CommandRequested)]
-    assert starts[0]["authorization_reference"] == "REF-START-1" and starts[0]["evse_id"] == 1
-    assert starts[0]["id_token"] == "04REMOTE0001" and starts[0]["remote_start_id"] >= 1
-    assert request["remoteStartId"] == starts[1]["remote_start_id"]
+    # the two stations' commands sit on different partitions: pick them by token, not by order
+    starts = {e.payload.args["id_token"]: e.payload.args for e in events if isinstance(e, CommandRequested)}
+    first = starts["04REMOTE0001"]
+    assert first["authorization_reference"] == "REF-START-1" and first["evse_id"] == 1
+    assert first["remote_start_id"] >= 1
+    assert request["remoteStartId"] == starts[LONG_UID]["remote_start_id"]
     auths = await read_topics(world.kafka, ["station-events"],
                               until=lambda ev: sum(isinstance(e, TokenAuthorized) for e in ev) >= 3)
     remote = [e.payload for e in auths if isinstance(e, TokenAuthorized)]

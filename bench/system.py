@@ -1,0 +1,187 @@
+"""System benchmark: the whole network as real processes (tests/e2e/system.py), a fleet of
+simulated stations charging back-to-back sessions for a while, measured from the outside.
+
+- sustained charging sessions per hour: sessions whose CDR OCPI served, per hour of the run;
+- meter samples per second through to ClickHouse: samples sent / (last sample ClickHouse holds
+  - first sample sent), and the offered rate for comparison;
+- stop -> CDR latency: charger's StopTransaction / TransactionEvent Ended answered -> the CDR is
+  served by OCPI /cdrs (an eMSP polling every 0.25 s, so up to 0.25 s of it is the poll), reported
+  as the configured finality grace + the time after it (p50 / p99).
+Appends the figures and the machine description to bench/RESULTS.md.
+
+    python bench/system.py --bootstrap 127.0.0.1:19092 --stations 20 --duration 120
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+from aiokafka.admin import AIOKafkaAdminClient  # noqa: E402
+
+from libs.events.admin import apply_topics  # noqa: E402
+from libs.events.bus import KafkaSettings  # noqa: E402
+from tests.e2e import catalog as cat  # noqa: E402
+from tests.e2e.driver import Charger  # noqa: E402
+from tests.e2e.invariants import key, parse_dt  # noqa: E402
+from tests.e2e.system import System  # noqa: E402
+from tests.e2e.test_system import apply_catalog  # noqa: E402
+from tests.integration.ocpi.emsp_app import Emsp  # noqa: E402
+
+
+def machine() -> str:
+    model = "unknown"
+    mem = "unknown"
+    try:
+        model = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                     if line.startswith("model name"))
+        kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                  if line.startswith("MemTotal"))
+        mem = f"{kb / 1024 / 1024:.1f} GiB"
+    except (OSError, StopIteration):
+        pass
+    return f"nproc {os.cpu_count()}, memory {mem}, CPU {model}, {platform.system()} {platform.release()}"
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, max(0, round(p / 100 * len(s) + 0.5) - 1))]
+
+
+async def run(args) -> dict:
+    kafka = KafkaSettings(bootstrap=args.bootstrap, topic_prefix=f"bench{uuid.uuid4().hex[:8]}.",
+                          station_partitions=args.partitions, other_partitions=1)
+    await apply_topics(kafka)
+    work = Path(tempfile.mkdtemp(prefix="voltstream-bench-system-"))
+    specs = cat.stations(args.stations, prefix="BEN")
+    await apply_catalog(kafka, cat.write_catalog(work / "catalog.yaml", specs))
+    system = System(kafka, work / "system", finality_grace_s=args.grace).build()
+    emsp = Emsp()
+    chargers: list[Charger] = []
+    try:
+        await system.start()
+        await emsp.start()
+        reply = await emsp.register_with_cpo(system.versions_url, await system.invite_partner("bench"))
+        assert reply["status_code"] == 1000, reply
+        chargers = [Charger(s, system.ocpp_urls, meter_interval=args.meter_interval) for s in specs]
+        await asyncio.gather(*(c.connect_and_boot() for c in chargers))
+        stop_wall: dict[tuple, float] = {}  # session key -> monotonic time the stop was answered
+        seen: dict[tuple, float] = {}
+        t_begin = time.monotonic()
+        deadline = t_begin + args.duration
+
+        async def station(c: Charger, i: int) -> None:
+            n = 0
+            while time.monotonic() < deadline:
+                s = await c.run_session(cat.TAGS[(i + n) % 2], samples=args.samples)
+                stop_wall[key(s.evse_uid, s.start)] = s.stop_answered
+                n += 1
+
+        async def poll_cdrs() -> None:
+            # all pages every time: a CDR's last_updated is not its serving order, so date_from
+            # would skip CDRs served later with an older last_updated
+            while True:
+                try:
+                    items, _ = await emsp.pull_all("cdrs", limit=100)
+                except (httpx.HTTPError, KeyError, ValueError) as exc:  # refused under load: poll again
+                    print(f"[bench] cdr poll failed: {exc!r}", file=sys.stderr)
+                    items = []
+                now = time.monotonic()
+                for c in items:
+                    seen.setdefault(key(c["cdr_location"]["evse_uid"], parse_dt(c["start_date_time"])), now)
+                await asyncio.sleep(0.25)
+
+        poller = asyncio.create_task(poll_cdrs())
+        await asyncio.gather(*(station(c, i) for i, c in enumerate(chargers)))
+        t_fleet_done = time.monotonic()
+        sent = [s for c in chargers for s in c.sessions]
+        samples = sum(c.samples_sent for c in chargers)
+        async with asyncio.timeout(args.grace + 300):
+            while len(seen) < len(sent):
+                system.check_alive()
+                if poller.done():
+                    poller.result()
+                await asyncio.sleep(0.25)
+            while True:
+                rows = await system.query("SELECT count() FROM meter_values FINAL")
+                if int(rows[0][0]) >= samples:
+                    t_ch = time.monotonic()
+                    break
+                await asyncio.sleep(0.25)
+        poller.cancel()
+        t_cdrs_done = max(seen.values())
+        after = [seen[k] - stop_wall[k] - args.grace for k in stop_wall if k in seen]
+        hours = (t_cdrs_done - t_begin) / 3600
+        return {
+            "stations": args.stations, "duration_s": round(t_fleet_done - t_begin, 1), "sessions": len(sent),
+            "sessions_per_hour": round(len(sent) / hours), "samples": samples,
+            "samples_per_s_offered": round(samples / (t_fleet_done - t_begin), 1),
+            "samples_per_s_to_clickhouse": round(samples / (t_ch - t_begin), 1),
+            "grace_s": args.grace, "after_grace_p50_s": round(pct(after, 50), 2),
+            "after_grace_p99_s": round(pct(after, 99), 2), "after_grace_max_s": round(max(after), 2),
+            "mean_after_grace_s": round(statistics.fmean(after), 2),
+        }
+    finally:
+        await asyncio.gather(*(c.close() for c in chargers), return_exceptions=True)
+        if emsp._task is not None:
+            await emsp.stop()
+        await asyncio.to_thread(system.stop)
+        admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap)
+        await admin.start()
+        try:
+            names = [t for t in await admin.list_topics() if t.startswith(kafka.topic_prefix)]
+            if names:
+                await admin.delete_topics(names)
+        finally:
+            await admin.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bootstrap", default=os.environ.get("VOLTSTREAM_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
+    parser.add_argument("--stations", type=int, default=20)
+    parser.add_argument("--duration", type=float, default=120.0, help="seconds the fleet starts sessions")
+    parser.add_argument("--samples", type=int, default=8, help="meter values per session")
+    parser.add_argument("--meter-interval", type=float, default=1.0)
+    parser.add_argument("--grace", type=float, default=4.0, help="sessions finality grace (s)")
+    parser.add_argument("--partitions", type=int, default=2, help="station-keyed partitions")
+    parser.add_argument("--results", type=Path, default=ROOT / "bench" / "RESULTS.md")
+    args = parser.parse_args()
+    r = asyncio.run(run(args))
+    lines = [
+        f"\n## bench/system.py — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        f"- machine: {machine()} (shared; all five services, two gateway replicas, Kafka, the fleet and "
+        "the eMSP on it)",
+        f"- load: {r['stations']} stations (half OCPP 1.6, half 2.0.1), back-to-back sessions of {args.samples} "
+        f"meter values every {args.meter_interval} s, {r['duration_s']} s; finality grace {r['grace_s']} s",
+        f"- sustained sessions: {r['sessions']} sessions -> **{r['sessions_per_hour']} sessions/hour**",
+        f"- meter samples to ClickHouse: {r['samples']} samples, **{r['samples_per_s_to_clickhouse']}/s** "
+        f"end to end (offered {r['samples_per_s_offered']}/s)",
+        f"- stop -> CDR served by OCPI: grace {r['grace_s']} s + **p50 {r['after_grace_p50_s']} s / p99 "
+        f"{r['after_grace_p99_s']} s** (max {r['after_grace_max_s']} s; includes up to 0.25 s of eMSP polling)",
+    ]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if not args.results.exists():
+        args.results.write_text("# Benchmark results\n")
+    with args.results.open("a") as f:
+        f.write(text)
+
+
+if __name__ == "__main__":
+    main()
