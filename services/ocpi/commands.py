@@ -111,6 +111,22 @@ class CommandsReceiver:
     def _evse(rec: LocationRecord, evse_uid: str) -> Evse | None:
         return next((e for e in rec.location.evses if e.uid.upper() == evse_uid.upper() and not e.removed), None)
 
+    def _target(self, location_id: str, evse_uid: str | None) -> Decision | tuple[LocationRecord, Evse, int | None]:
+        """Resolve a command's location / EVSE: (location, EVSE, OCPP evse id or None when the
+        charger may choose), or the refusal for an unknown one."""
+        rec = self._location(location_id)
+        if rec is None or rec.location.removed:
+            return unknown_location(f"unknown location {location_id}")
+        if evse_uid is not None:
+            evse = self._evse(rec, evse_uid)
+            if evse is None:
+                return unknown_location(f"unknown EVSE {evse_uid} at {location_id}")
+            return rec, evse, evse.ocpp_evse_id
+        evse, charger_chooses = self._any_evse(rec)
+        if evse is None:
+            return unknown_location(f"location {location_id} has no EVSE")
+        return rec, evse, None if charger_chooses else evse.ocpp_evse_id
+
     def _any_evse(self, rec: LocationRecord) -> tuple[Evse | None, bool]:
         """No EVSE named: (the EVSE to use, whether the charger may choose itself — the location
         has a single station)."""
@@ -130,22 +146,13 @@ class CommandsReceiver:
     def _start(self, ctx: PartnerContext, m: StartSession) -> Decision:
         if (refusal := self._token_not_ours(ctx, m.token)) is not None:
             return refusal
-        rec = self._location(m.location_id)
-        if rec is None or rec.location.removed:
-            return unknown_location(f"unknown location {m.location_id}")
-        if m.evse_uid is not None:
-            evse = self._evse(rec, m.evse_uid)
-            if evse is None:
-                return unknown_location(f"unknown EVSE {m.evse_uid} at {m.location_id}")
-            if m.connector_id is not None and not any(c.id.upper() == m.connector_id.upper() and not c.removed
-                                                      for c in evse.connectors):
-                return unknown_location(f"unknown connector {m.connector_id} of EVSE {m.evse_uid}")
-            evse_id: int | None = evse.ocpp_evse_id
-        else:
-            evse, charger_chooses = self._any_evse(rec)
-            if evse is None:
-                return unknown_location(f"location {m.location_id} has no EVSE")
-            evse_id = None if charger_chooses else evse.ocpp_evse_id
+        target = self._target(m.location_id, m.evse_uid)
+        if isinstance(target, Decision):
+            return target
+        rec, evse, evse_id = target
+        if m.evse_uid is not None and m.connector_id is not None and not any(
+                c.id.upper() == m.connector_id.upper() and not c.removed for c in evse.connectors):
+            return unknown_location(f"unknown connector {m.connector_id} of EVSE {m.evse_uid}")
         d = Decision("ACCEPTED", station_id=evse.station_id, kind=CommandKind.REMOTE_START)
         # the session service correlates the session with this command by these arguments
         d.args = {"id_token": m.token.uid, "token_type": str(m.token.type),
@@ -171,19 +178,10 @@ class CommandsReceiver:
     async def _reserve(self, ctx: PartnerContext, m: ReserveNow) -> Decision:
         if (refusal := self._token_not_ours(ctx, m.token)) is not None:
             return refusal
-        rec = self._location(m.location_id)
-        if rec is None or rec.location.removed:
-            return unknown_location(f"unknown location {m.location_id}")
-        if m.evse_uid is not None:
-            evse = self._evse(rec, m.evse_uid)
-            if evse is None:
-                return unknown_location(f"unknown EVSE {m.evse_uid} at {m.location_id}")
-            evse_id: int | None = evse.ocpp_evse_id
-        else:
-            evse, charger_chooses = self._any_evse(rec)
-            if evse is None:
-                return unknown_location(f"location {m.location_id} has no EVSE")
-            evse_id = None if charger_chooses else evse.ocpp_evse_id
+        target = self._target(m.location_id, m.evse_uid)
+        if isinstance(target, Decision):
+            return target
+        rec, evse, evse_id = target
         party = party_key(m.token.country_code, m.token.party_id)
         ocpp_id = ocpp_reservation_id(party, m.reservation_id)
         async with self.sm.begin() as db:
