@@ -168,7 +168,7 @@ async def collect(ocpi_url: str, query_url: str, state_file: Path = STATE) -> di
         ch_energy = await _query(http, query_url, "SELECT toString(sum(energy_wh)) FROM energy_per_station_hour")
     sites: dict[str, dict] = defaultdict(lambda: {
         "name": "", "evses": 0, "ocpi_sessions": 0, "active": 0, "completed": 0, "session_kwh": Decimal(0),
-        "cdrs": 0, "cdr_kwh": Decimal(0), "cost_excl_vat": Decimal(0), "cost_incl_vat": Decimal(0), "currency": "",
+        "cdrs": 0, "credited": 0, "cdr_kwh": Decimal(0), "cost_excl_vat": Decimal(0), "cost_incl_vat": Decimal(0), "currency": "",
         "clickhouse_sessions": 0, "clickhouse_kwh": Decimal(0)})
     for loc in locations:
         sites[loc["id"]].update(name=loc.get("name") or "", evses=len(loc.get("evses", [])))
@@ -178,8 +178,14 @@ async def collect(ocpi_url: str, query_url: str, state_file: Path = STATE) -> di
         site["active"] += s["status"] == "ACTIVE"
         site["completed"] += s["status"] == "COMPLETED"
         site["session_kwh"] += Decimal(str(s["kwh"]))
+    # A credit CDR cancels the CDR it references (same energy, negated costs); the report shows what
+    # stands: CDRs not credited, and how many were replaced (an amended session: credit + new CDR).
+    credited = {c["credit_reference_id"] for c in cdrs if c.get("credit")}
     for c in cdrs:
         site = sites[c["cdr_location"]["id"]]
+        if c.get("credit") or c["id"] in credited:
+            site["credited"] += not c.get("credit")
+            continue
         site["cdrs"] += 1
         site["cdr_kwh"] += Decimal(str(c["total_energy"]))
         site["cost_excl_vat"] += Decimal(str(c["total_cost"]["excl_vat"]))
@@ -188,7 +194,8 @@ async def collect(ocpi_url: str, query_url: str, state_file: Path = STATE) -> di
     for location_id, count, kwh in ch_sessions:
         sites[location_id].update(clickhouse_sessions=int(count), clickhouse_kwh=Decimal(kwh))
     return {"sites": dict(sites), "meter_samples": int(ch_meter[0][0]), "metered_stations": int(ch_meter[0][1]),
-            "metered_wh": Decimal(ch_energy[0][0] or "0"), "ocpi_sessions": len(sessions), "cdrs": len(cdrs)}
+            "metered_wh": Decimal(ch_energy[0][0] or "0"), "ocpi_sessions": len(sessions),
+            "cdrs": sum(s["cdrs"] for s in sites.values()), "credited": len(credited)}
 
 
 @demo_app.command("report")
@@ -213,7 +220,8 @@ def report(
     if as_json:
         typer.echo(json.dumps(data, indent=2, default=str))
         return
-    typer.echo(f"OCPI {ocpi_url}: {data['ocpi_sessions']} sessions, {data['cdrs']} CDRs   |   ClickHouse "
+    credited = f" (+{data['credited']} credited and re-issued)" if data["credited"] else ""
+    typer.echo(f"OCPI {ocpi_url}: {data['ocpi_sessions']} sessions, {data['cdrs']} CDRs{credited}   |   ClickHouse "
                f"{query_url}: {data['meter_samples']} meter samples from {data['metered_stations']} stations, "
                f"{data['metered_wh'] / 1000:.3f} kWh metered")
     header = (f"{'site':<14} {'sessions':>8} {'active':>6} {'done':>5} {'kWh (OCPI)':>11} {'CDRs':>5} "

@@ -23,7 +23,7 @@ State = dict[str, Any]
 def new_session(fact: SessionFact) -> State:
     return {
         "key": fact.key, "station": fact.station_id, "tx": fact.transaction_ref, "proto": None, "sid": None,
-        "v": 0, "rx": 0, "final": False, "amended": False, "final_at": None,
+        "v": 0, "rx": 0, "hi": None, "final": False, "amended": False, "final_at": None,
         "start": None, "end": None, "where": None,
         "tok": {}, "cs": {}, "e": {}, "pw": {}, "cur": {}, "signed": {},
         "boots": {}, "rs": {}, "auth": {},
@@ -85,6 +85,7 @@ def absorb(state: State, fact: SessionFact) -> int:
         added += _put(state["cur"].setdefault(t, {}), d["phase"], d["a"])
     if added:
         state["rx"] = max(state["rx"], fact.rx)
+        state["hi"] = max(state.get("hi") or fact.t, fact.t)
     return _bump(state, added)
 
 
@@ -92,14 +93,29 @@ def tokens(state: State) -> set[str]:
     return {tok[0] for tok in state["tok"].values()}
 
 
+def last_fact_time(state: State) -> int:
+    """Charger time of the session's latest transaction / meter fact (it only grows)."""
+    hi = state.get("hi")
+    return hi if hi is not None else state["start"]["t"]  # states stored before "hi" existed
+
+
 def relates(state: State, fact: StationFact, windows: dict[str, float]) -> bool:
-    """Whether a station fact concerns this session (depends only on fields fixed once set)."""
+    """Whether a station fact concerns this session.
+
+    It depends only on fields fixed once set or that only grow (start, tokens, latest fact time), so
+    a fact that relates keeps relating whatever arrives later, except for boots: see below.
+    """
     start = state["start"]
     if start is None:
         return False
     d = fact.data
     if fact.kind == "boot":
-        return start["t"] < fact.t <= start["t"] + windows["reboot"] * 1000
+        # A boot after the session's own end is the station's next life, not this session's: without
+        # this gate every nightly reboot would amend the sessions of the last `reboot` window. An end
+        # that arrives after the boot it precedes (a queued StopTransaction) leaves the boot in the
+        # state, which the projection ignores (`_close` takes the end): same session, one more version.
+        ended_before = state["end"] is not None and state["end"]["t"] < fact.t
+        return start["t"] < fact.t <= start["t"] + windows["reboot"] * 1000 and not ended_before
     evse_ok = d.get("evse") in (None, start.get("evse"))
     if fact.kind == "remote_start":
         if d.get("rsid") is not None and start.get("rsid") is not None:
@@ -107,7 +123,10 @@ def relates(state: State, fact: StationFact, windows: dict[str, float]) -> bool:
         return (evse_ok and d.get("tok") in tokens(state)
                 and fact.t <= start["t"] <= fact.t + windows["remote_start"] * 1000)
     if fact.kind == "auth":
-        return evse_ok and d.get("tok") in tokens(state) and abs(start["t"] - fact.t) <= windows["auth"] * 1000
+        # The decision must fall while the session was still going (one of its facts at or after it):
+        # the same card authorising the next session minutes later is not this session's.
+        return (evse_ok and d.get("tok") in tokens(state) and abs(start["t"] - fact.t) <= windows["auth"] * 1000
+                and fact.t <= last_fact_time(state))
     return False
 
 

@@ -20,6 +20,7 @@ from tests.e2e.driver import Charger
 from tests.e2e.invariants import check, evse_statuses, wait_until
 from tests.e2e.system import System
 from tests.integration.ocpi.emsp_app import Emsp
+from voltstream import demo
 
 pytestmark = pytest.mark.kafka
 
@@ -65,7 +66,7 @@ async def teardown(system: System | None, emsp: Emsp | None, chargers: list[Char
         await asyncio.to_thread(system.stop)
 
 
-async def test_sessions_flow_through_every_service(kafka_settings, tmp_path):
+async def test_sessions_flow_through_every_service(kafka_settings, tmp_path, monkeypatch):
     system = emsp = None
     chargers: list[Charger] = []
     try:
@@ -73,13 +74,28 @@ async def test_sessions_flow_through_every_service(kafka_settings, tmp_path):
 
         async def two_sessions(c: Charger, i: int):
             await c.run_session(cat.TAGS[i % 2], samples=3)
-            if i % 3 != 0:  # some stations charge twice
+            if i % 3 == 1:  # the same card again once the first session is final: it must not amend it
+                await asyncio.sleep(GRACE_S + 2)
+                await c.run_session(cat.TAGS[i % 2], samples=2)
+            elif i % 3 == 2:  # another card right away
                 await c.run_session(cat.TAGS[(i + 1) % 2], samples=2)
         await asyncio.gather(*(two_sessions(c, i) for i, c in enumerate(chargers)))
         sent = [s for c in chargers for s in c.sessions]
         summary = await check(system, emsp, sent, sum(c.samples_sent for c in chargers))
         assert summary["sessions"] == len(sent) >= 10
         assert all(c.reconnects == 0 for c in chargers)
+
+        # `voltstream demo report` reads the same system from the outside and shows the same figures
+        monkeypatch.setenv("VOLTSTREAM_OCPI_DATABASE_URL", system.ocpi_env()["VOLTSTREAM_OCPI_DATABASE_URL"])
+        report = await demo.collect(system.versions_url.removesuffix("/ocpi/versions"), system.query_url,
+                                    tmp_path / "demo-partner.json")
+        sites = report["sites"].values()
+        assert (report["ocpi_sessions"], report["cdrs"], report["credited"]) == (len(sent), len(sent), 0)
+        assert sum(s["completed"] for s in sites) == len(sent)
+        assert sum(s["cdr_kwh"] for s in sites) == sum(s["session_kwh"] for s in sites) == summary["kwh"]
+        assert sum(s["clickhouse_kwh"] for s in sites) == summary["kwh"]
+        assert sum(s["cost_excl_vat"] for s in sites) == summary["revenue_excl_vat"]
+        assert report["meter_samples"] == summary["samples"]
     finally:
         await teardown(system, emsp, chargers)
 

@@ -131,3 +131,44 @@ def test_finality_then_a_late_fact_amends():
     batch.add(to_fact(c.sample(events[0].payload.transaction_ref, 45, 7400, measurand="Power.Active.Import",
                                unit="W")), 0)
     assert state["amended"] and state["final"] and state["v"] == v + 1
+
+
+def finalized_short_session(c):
+    """A 2-minute session, final; returns (batch, state, tx ref) to feed later station facts."""
+    settings = SessionsSettings(finality_grace_s=30)
+    ref = c.tx_ref("CARD", 0, 0)
+    stations: dict = {}
+    batch = Batch(settings, {}.get, stations.get)
+    for e in [c.authorized(-0.1, "CARD", None, decided_by="index"), c.started(ref, 0, 0, "CARD"),
+              c.sample(ref, 1, 500), c.ended(ref, 2, 1000)]:
+        batch.add(to_fact(e), 0)
+    (state,) = batch.sessions.values()
+    assert len(state["auth"]) == 1  # the decision that let the session start relates
+    sm.finalize(state, sm.finality_due(state, "close", 30))
+    return batch, state, ref
+
+
+def test_the_same_card_starting_the_next_session_does_not_amend_the_last_one():
+    c = Charger("U12", "1.6")
+    batch, state, _ = finalized_short_session(c)
+    v = state["v"]
+    batch.add(to_fact(c.authorized(3, "CARD", None, decided_by="index")), 0)  # inside the 300 s window
+    assert (state["v"], state["amended"], len(state["auth"])) == (v, False, 1)
+
+
+def test_a_reboot_after_the_session_ended_does_not_amend_it():
+    c = Charger("U13", "2.0.1")
+    batch, state, _ = finalized_short_session(c)
+    v = state["v"]
+    batch.add(to_fact(c.boot(10)), 0)  # the station's next life, within the 48 h reboot window
+    assert (state["v"], state["amended"], state["boots"]) == (v, False, {})
+
+
+def test_a_stop_queued_across_a_reboot_gives_the_same_session_in_any_order():
+    c = Charger("U14", "1.6")
+    ref = c.tx_ref("A", 0, 0)
+    events = [c.started(ref, 0, 0, "A"), c.sample(ref, 5, 800), c.ended(ref, 8, 900), c.boot(10)]
+    expected = only(replay(events))
+    assert expected.end_date_time == c.t(8) and "reboot_during_session" not in expected.flags
+    reordered = only(replay([events[0], events[1], events[3], events[2]]))  # the queued stop after the boot
+    assert reordered.model_dump(exclude={"version"}) == expected.model_dump(exclude={"version"})
