@@ -166,6 +166,7 @@ async def collect(ocpi_url: str, query_url: str, state_file: Path = STATE) -> di
                                    "FROM sessions FINAL GROUP BY location_id ORDER BY location_id")
         ch_meter = await _query(http, query_url, "SELECT count(), uniqExact(station_id) FROM meter_values FINAL")
         ch_energy = await _query(http, query_url, "SELECT toString(sum(energy_wh)) FROM energy_per_station_hour")
+        ch_kwh = dict(await _query(http, query_url, "SELECT session_id, toString(kwh) FROM sessions FINAL"))
     sites: dict[str, dict] = defaultdict(lambda: {
         "name": "", "evses": 0, "ocpi_sessions": 0, "active": 0, "completed": 0, "session_kwh": Decimal(0),
         "cdrs": 0, "credited": 0, "cdr_kwh": Decimal(0), "cost_excl_vat": Decimal(0), "cost_incl_vat": Decimal(0), "currency": "",
@@ -195,7 +196,27 @@ async def collect(ocpi_url: str, query_url: str, state_file: Path = STATE) -> di
         sites[location_id].update(clickhouse_sessions=int(count), clickhouse_kwh=Decimal(kwh))
     return {"sites": dict(sites), "meter_samples": int(ch_meter[0][0]), "metered_stations": int(ch_meter[0][1]),
             "metered_wh": Decimal(ch_energy[0][0] or "0"), "ocpi_sessions": len(sessions),
-            "cdrs": sum(s["cdrs"] for s in sites.values()), "credited": len(credited)}
+            "cdrs": sum(s["cdrs"] for s in sites.values()), "credited": len(credited),
+            "check": _billed_energy_check(sessions, cdrs, credited, ch_kwh)}
+
+
+def _billed_energy_check(sessions: list[dict], cdrs: list[dict], credited: set[str], ch_kwh: dict[str, str]) -> dict:
+    """The invariant a newcomer can see: the standing CDRs' kWh equals their sessions' kWh, as OCPI
+    /sessions and ClickHouse each hold them. Completed sessions still inside the finality grace
+    have no CDR yet; they are counted, not compared."""
+    standing = [c for c in cdrs if not c.get("credit") and c["id"] not in credited]
+    ocpi_kwh = {s["id"]: Decimal(str(s["kwh"])) for s in sessions}
+    billed = {c["session_id"] for c in standing}
+    check = {
+        "cdrs": len(standing), "sessions_billed": len(billed),
+        "cdr_kwh": sum((Decimal(str(c["total_energy"])) for c in standing), Decimal(0)),
+        "ocpi_kwh": sum((ocpi_kwh.get(sid, Decimal(0)) for sid in billed), Decimal(0)),
+        "clickhouse_kwh": sum((Decimal(ch_kwh.get(sid, "0")) for sid in billed), Decimal(0)),
+        "awaiting_finality": sum(s["status"] == "COMPLETED" and s["id"] not in billed for s in sessions),
+    }
+    check["ok"] = (check["cdrs"] == check["sessions_billed"]
+                   and check["cdr_kwh"] == check["ocpi_kwh"] == check["clickhouse_kwh"])
+    return check
 
 
 @demo_app.command("report")
@@ -233,8 +254,13 @@ def report(
                    f"{s['session_kwh']:>11.3f} {s['cdrs']:>5} {s['cdr_kwh']:>9.3f} "
                    f"{s['cost_excl_vat']:>10.2f} {s['cost_incl_vat']:>10.2f} {s['clickhouse_kwh']:>17.3f}"
                    + (f"  {s['currency']}" if s["currency"] else ""))
-    if not data["cdrs"]:
-        typer.echo("(no CDRs yet: a session is billed once final, i.e. the finality grace after its stop)")
+    c = data["check"]
+    typer.echo(f"check: {c['cdrs']} CDRs for {c['sessions_billed']} sessions; CDR kWh {c['cdr_kwh']:.3f} = "
+               f"their sessions' kWh in OCPI {c['ocpi_kwh']:.3f} = in ClickHouse {c['clickhouse_kwh']:.3f}: "
+               + ("holds" if c["ok"] else "DOES NOT HOLD"))
+    if c["awaiting_finality"]:
+        typer.echo(f"{c['awaiting_finality']} completed session(s) not billed yet: a session is billed once "
+                   "final, the finality grace after its stop (30 s under `make up`)")
 
 
 @demo_app.command("fleet", hidden=True)

@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+import logging
 import ssl
 from typing import Any
 
+from aiokafka.errors import NotLeaderForPartitionError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from libs.events.topics import Topics
+
+
+def _retried_fetch_offsets_is_debug(record: logging.LogRecord) -> bool:
+    """aiokafka logs "Failed fetch offsets" at ERROR and retries; right after topics are created the
+    broker is briefly not the leader it will be, which is no error for anyone reading our logs."""
+    args = record.args if isinstance(record.args, tuple) else ()
+    if record.msg == "Failed fetch offsets from %s: %s" and any(
+            isinstance(a, NotLeaderForPartitionError) for a in args):
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+    return True
+
+
+logging.getLogger("aiokafka.consumer.fetcher").addFilter(_retried_fetch_offsets_is_debug)
 
 
 class KafkaSettings(BaseSettings):

@@ -96,6 +96,9 @@ async def test_sessions_flow_through_every_service(kafka_settings, tmp_path, mon
         assert sum(s["clickhouse_kwh"] for s in sites) == summary["kwh"]
         assert sum(s["cost_excl_vat"] for s in sites) == summary["revenue_excl_vat"]
         assert report["meter_samples"] == summary["samples"]
+        assert report["check"] == {"cdrs": len(sent), "sessions_billed": len(sent), "cdr_kwh": summary["kwh"],
+                                   "ocpi_kwh": summary["kwh"], "clickhouse_kwh": summary["kwh"],
+                                   "awaiting_finality": 0, "ok": True}
     finally:
         await teardown(system, emsp, chargers)
 
