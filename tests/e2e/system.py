@@ -101,6 +101,7 @@ class System:
     kafka: KafkaSettings
     workdir: Path
     finality_grace_s: float = 4.0
+    finality_check_interval_s: float = 0.25  # the finality timer's period: part of stop -> CDR latency
     replicas: int = 2
     log_level: str = "WARNING"
     procs: dict[str, Proc] = field(default_factory=dict)
@@ -141,7 +142,7 @@ class System:
             "VOLTSTREAM_SESSIONS_WEB_HOST": "127.0.0.1", "VOLTSTREAM_SESSIONS_WEB_PORT": str(web),
             "VOLTSTREAM_SESSIONS_DATA_DIR": str(self.workdir / "sessions"),
             "VOLTSTREAM_SESSIONS_FINALITY_GRACE_S": str(self.finality_grace_s),
-            "VOLTSTREAM_SESSIONS_FINALITY_CHECK_INTERVAL_S": "0.5",
+            "VOLTSTREAM_SESSIONS_FINALITY_CHECK_INTERVAL_S": str(self.finality_check_interval_s),
             "VOLTSTREAM_SESSIONS_SESSION_TIMEOUT_S": "10",
             "VOLTSTREAM_SESSIONS_LOG_LEVEL": self.log_level})
         health = free_port()

@@ -7,6 +7,7 @@ import asyncio
 import base64
 import secrets
 import socket
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -42,6 +43,7 @@ class Received:
     path: str
     body: dict | None
     headers: dict
+    at: float = field(default_factory=time.monotonic)  # when it arrived (benchmarks measure with it)
 
 
 @dataclass
