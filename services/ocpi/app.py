@@ -19,9 +19,10 @@ from libs.events.producer import EventProducer
 from services.ocpi.active_sessions import ActiveSessions
 from services.ocpi.api.app import create_app
 from services.ocpi.client import OcpiClient
-from services.ocpi.commands import CommandsReceiver
-from services.ocpi.db import create_schema, make_engine, sessionmaker
+from services.ocpi.commands import CommandsReceiver, MarkSent
+from services.ocpi.db import create_schema, make_engine, now_naive, sessionmaker
 from services.ocpi.metrics import OcpiMetrics
+from services.ocpi.pending_commands import create_tables as create_command_tables
 from services.ocpi.push import Pusher
 from services.ocpi.readmodel import INPUT_TOPICS, ReadModel
 from services.ocpi.realtime_auth import RealtimeAuthResponder
@@ -150,14 +151,24 @@ class OcpiService:
 
     async def _start_receiver(self) -> None:
         await create_reservation_tables(self.engine)
+        await create_command_tables(self.engine)
         await self.catalog.follow(self.kafka)
         await self.active_sessions.follow(self.kafka)
         self.partner_tokens.producer = self._producer
-        self.commands.commands = CommandsClient(self.kafka, self._producer, self.presence, source=Source.OCPI)
+        self.commands.commands = CommandsClient(self.kafka, MarkSent(self._producer, self.commands.pending),
+                                                self.presence, source=Source.OCPI)
         await self.commands.commands.start()
+        # CommandResults the previous run still owed (pending_commands.py); in the background
+        self._tasks.append(asyncio.create_task(self._recover_commands(now_naive()), name="ocpi-command-recovery"))
         if self.settings.realtime_auth:
             await self.realtime.start(self._producer)
         await self.catalog.wait_caught_up(60)  # commands and token reads need the catalog
+
+    async def _recover_commands(self, started) -> None:
+        try:
+            await self.commands.recover(self.kafka, self.presence.wait_caught_up, before=started)
+        except Exception as exc:  # noqa: BLE001 - the service keeps serving; the rows stay for the next start
+            log.error("command_recovery_failed", error=repr(exc))
 
     async def _stop_receiver(self) -> None:
         await self.realtime.stop()
@@ -185,7 +196,7 @@ class OcpiService:
             await self._consumer.stop()
         await self.pusher.stop()
         for task in self._tasks:
-            if task.get_name() == "ocpi-presence":
+            if task.get_name() in ("ocpi-presence", "ocpi-command-recovery"):
                 task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):

@@ -5,6 +5,10 @@ The immediate answer is a CommandResponse (ACCEPTED / REJECTED / UNKNOWN_SESSION
 `timeout` within which the result comes); an accepted command goes through the commands library
 (`commands` topic, the partner's `response_url` in the reply context) and its CommandResult is
 POSTed to `response_url` when the charger answered, or on timeout / offline.
+
+An accepted command is written to the adapter's database before the CommandResponse is answered
+(services/ocpi/pending_commands.py): a restarted adapter sends what was never sent, finds the
+answers published while it was down on `command-results`, and POSTs every CommandResult still owed.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import asyncio
 import hashlib
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -21,7 +26,9 @@ from sqlalchemy import select
 from libs.catalog.index import CatalogIndex
 from libs.catalog.models import Evse, LocationRecord
 from libs.commands.client import CommandsClient
-from libs.events.control import CommandKind
+from libs.events.bus import KafkaSettings
+from libs.events.control import CommandAnswer, CommandKind, CommandOutcome, CommandRequested
+from libs.events.envelope import Event
 from libs.ocpi.models import CancelReservation, ReserveNow, StartSession, StopSession, UnlockConnector
 from libs.ocpi.status import OcpiStatus
 from libs.ocpi.types import format_datetime
@@ -29,7 +36,8 @@ from services.ocpi.active_sessions import ActiveSessions
 from services.ocpi.api.common import PartnerContext
 from services.ocpi.client import OcpiClient
 from services.ocpi.command_results import command_result
-from services.ocpi.db import Partner
+from services.ocpi.db import Partner, now_naive
+from services.ocpi.pending_commands import Pending, PendingCommands, ResultScan, scan_start
 from services.ocpi.reservations import ReservationRow, ocpp_reservation_id, party_key
 from services.ocpi.settings import OcpiSettings
 
@@ -41,6 +49,8 @@ KINDS = {"START_SESSION": CommandKind.REMOTE_START, "STOP_SESSION": CommandKind.
          "RESERVE_NOW": CommandKind.RESERVE_NOW, "CANCEL_RESERVATION": CommandKind.CANCEL_RESERVATION,
          "UNLOCK_CONNECTOR": CommandKind.UNLOCK_CONNECTOR}
 RESULT_ATTEMPTS = 3  # OCPI "does not allow/require retries"; a couple of quick ones against glitches
+EXPIRY_GRACE_S = 1.0  # after expires_at, how long a recovered command still waits for the gateway's answer
+STALE_CLAIM_S = 120.0  # a claimed result not posted after this long: its poster died, post it again
 
 
 @dataclass
@@ -72,6 +82,27 @@ def unknown_location(message: str) -> Decision:
     return rejected(message, OcpiStatus.UNKNOWN_LOCATION)
 
 
+class MarkSent:
+    """The producer the commands client sends through: once Kafka acknowledged a command, its row
+    is marked sent, so a restarted adapter knows whether it still has to send it."""
+
+    def __init__(self, producer, pending: PendingCommands):
+        self._producer = producer
+        self._pending = pending
+
+    async def send(self, event: Event) -> Any:
+        out = await self._producer.send(event)
+        if isinstance(event, CommandRequested):
+            try:
+                await self._pending.mark_sent(event.payload.command_id)
+            except Exception as exc:  # noqa: BLE001 - then a restart sends it again (same id: dropped as seen)
+                log.warning("command_mark_sent_failed", command_id=event.payload.command_id, error=repr(exc))
+        return out
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._producer, name)
+
+
 class CommandsReceiver:
     def __init__(self, settings: OcpiSettings, index: CatalogIndex, sessions: ActiveSessions, sessionmaker,
                  client: OcpiClient):
@@ -80,8 +111,11 @@ class CommandsReceiver:
         self.sessions = sessions
         self.sm = sessionmaker
         self.client = client
+        self.pending = PendingCommands(sessionmaker)
         self.commands: CommandsClient | None = None  # set when the service starts
         self._tasks: set[asyncio.Task] = set()
+        self._scan: ResultScan | None = None
+        self.scan_factory = ResultScan  # (kafka, command ids, since) -> the scan; tests swap it
 
     @property
     def timeout_s(self) -> int:
@@ -224,28 +258,108 @@ class CommandsReceiver:
                         args={"evse_id": evse.ocpp_evse_id, "connector_id": connector.ocpp_connector_id})
 
     # --- the asynchronous result ------------------------------------------------------------------
-    def dispatch(self, ctx: PartnerContext, command: str, response_url: str, d: Decision) -> None:
-        """Run an ACCEPTED command in the background and POST its CommandResult to response_url."""
+    def _reply_context(self, p: Pending) -> dict[str, Any]:
+        return {"requester": "ocpi", "partner": p.partner_id, "command": p.command, "response_url": p.response_url}
+
+    async def accept(self, ctx: PartnerContext, command: str, response_url: str, d: Decision) -> None:
+        """Record an ACCEPTED command (durable before the CommandResponse goes out), then run it in
+        the background and POST its CommandResult to response_url."""
         to_party = (ctx.from_party.country_code, ctx.from_party.party_id) if ctx.from_party else None
-        task = asyncio.create_task(self._run(ctx.partner.id, command, response_url, d, to_party),
-                                   name=f"ocpi-command-{d.command_id}")
+        now = now_naive()
+        # the gateway's own timeout is shorter than this, so the eMSP hears back within `timeout`
+        expires = now + timedelta(seconds=max(self.timeout_s - 2, 1))
+        p = Pending(d.command_id, ctx.partner.id, command, response_url, to_party,
+                    str(d.kind) if d.kind is not None else None, d.station_id, dict(d.args), now, expires,
+                    result=d.immediate_result,
+                    message="the reservation is not known" if d.immediate_result else None)
+        await self.pending.add(p)
+        self._spawn(self._run(p), p.command_id)
+
+    def _spawn(self, coro, command_id: str) -> None:
+        task = asyncio.create_task(coro, name=f"ocpi-command-{command_id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _run(self, partner_id: int, command: str, response_url: str, d: Decision, to_party) -> None:
-        if d.immediate_result is not None:
-            result, message = d.immediate_result, "the reservation is not known"
-        else:
-            assert self.commands is not None and d.kind is not None and d.station_id is not None
-            # the gateway's own timeout is shorter than this, so the eMSP hears back within `timeout`
-            answer = await self.commands.send(
-                d.station_id, d.kind, d.args, timeout_s=max(self.timeout_s - 2, 1), command_id=d.command_id,
-                reply_context={"requester": "ocpi", "partner": partner_id, "command": command,
-                               "response_url": response_url})
-            result, message = command_result(d.kind, answer)
-            log.info("command_answered", command=command, command_id=d.command_id, station_id=d.station_id,
-                     outcome=str(answer.outcome), status=answer.status, result=result)
-        await self.post_result(partner_id, response_url, result, message, to_party)
+    async def _send(self, p: Pending) -> CommandAnswer:
+        assert self.commands is not None and p.kind is not None and p.station_id is not None
+        answer = await self.commands.send(p.station_id, CommandKind(p.kind), p.args,
+                                          timeout_s=max(p.seconds_left(), 0.1), command_id=p.command_id,
+                                          reply_context=self._reply_context(p))
+        log.info("command_answered", command=p.command, command_id=p.command_id, station_id=p.station_id,
+                 outcome=str(answer.outcome), status=answer.status)
+        return answer
+
+    async def _run(self, p: Pending) -> None:
+        if p.result is not None:
+            await self._finish(p, p.result, p.message)
+            return
+        answer = await self._send(p)
+        await self._finish(p, *command_result(CommandKind(p.kind), answer))
+
+    async def _finish(self, p: Pending, result: str, message: str | None, stale_claim=None) -> None:
+        """POST the CommandResult unless another task or replica claimed it first."""
+        if not await self.pending.claim(p.command_id, result, message, stale_claim):
+            return
+        log.info("command_result", command=p.command, command_id=p.command_id, result=result)
+        await self.post_result(p.partner_id, p.response_url, result, message, p.to_party)
+        await self.pending.done(p.command_id)  # posted, or given up after RESULT_ATTEMPTS
+
+    # --- after a restart: what the previous run still owed ------------------------------------------
+    async def recover(self, kafka: KafkaSettings, presence_ready, before: datetime) -> int:
+        """POST the CommandResult of every command the previous run (or a dead replica) accepted
+        and never answered: a result already claimed is posted again if its poster died; a known
+        answer on `command-results` is used; a command never sent is sent now (or FAILED when it
+        expired meanwhile); one sent but unanswered waits until it expires (TIMEOUT). Returns the
+        number of commands recovered. Only commands accepted `before` (this run's start): later ones
+        are this run's own."""
+        owed = await self.pending.unfinished(before)
+        if not owed:
+            return 0
+        await presence_ready()  # the commands client answers station_offline from presence
+        unresolved = [p for p in owed if p.result is None and p.claimed_at is None]
+        if unresolved:
+            self._scan = self.scan_factory(kafka, [p.command_id for p in unresolved], scan_start(unresolved))
+            await self._scan.start()
+        log.info("commands_recovering", owed=len(owed), unresolved=len(unresolved))
+        scanning = []
+        for p in owed:
+            task = asyncio.create_task(self._recover_one(p), name=f"ocpi-command-recover-{p.command_id}")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            if p.result is None and p.claimed_at is None:
+                scanning.append(task)
+        self._spawn(self._end_scan(scanning), "scan")
+        return len(owed)
+
+    async def _end_scan(self, tasks: list[asyncio.Task]) -> None:
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._scan is not None:
+            await self._scan.stop()
+            self._scan = None
+
+    async def _recover_one(self, p: Pending) -> None:
+        if p.claimed_at is not None:  # claimed, never finished: wait for the claim to go stale
+            await asyncio.sleep(max(0.0, STALE_CLAIM_S - (now_naive() - p.claimed_at).total_seconds()))
+            await self._finish(p, p.result or "FAILED", p.message, stale_claim=p.claimed_at)
+            return
+        if p.result is not None:
+            await self._finish(p, p.result, p.message)
+            return
+        assert self._scan is not None
+        answer = await self._scan.answer(p.command_id, 0)  # published while nobody listened?
+        if answer is None and p.sent_at is None:
+            if p.seconds_left() <= 0:
+                await self._finish(p, "FAILED", "the command expired before it could be sent to the charge point")
+                return
+            # perhaps sent after all (the mark was lost): the gateway drops a repeated command id, and
+            # the commands client hears the answer to the first send, which has the same id
+            answer = await self._send(p)
+        elif answer is None:
+            answer = await self._scan.answer(p.command_id, p.seconds_left() + EXPIRY_GRACE_S)
+        if answer is None:
+            answer = CommandAnswer(command_id=p.command_id, outcome=CommandOutcome.TIMEOUT,
+                                   error="no result before expires_at")
+        await self._finish(p, *command_result(CommandKind(p.kind), answer))
 
     async def post_result(self, partner_id: int, response_url: str, result: str, message: str | None,
                           to_party=None) -> bool:
@@ -270,6 +384,7 @@ class CommandsReceiver:
         return False
 
     async def stop(self) -> None:
+        """Stop waiting: what is still owed stays in the database for the next start."""
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):
@@ -277,4 +392,7 @@ class CommandsReceiver:
                 await task
             except (asyncio.CancelledError, Exception):  # noqa: BLE001
                 pass
+        if self._scan is not None:
+            await self._scan.stop()
+            self._scan = None
 

@@ -39,5 +39,5 @@ async def post_command(request: Request, command: str, ctx: PartnerContext = Dep
     if decision.message:
         response["message"] = [{"language": "en", "text": decision.message}]
     if decision.result == "ACCEPTED":
-        receiver.dispatch(ctx, command, str(body.response_url), decision)
+        await receiver.accept(ctx, command, str(body.response_url), decision)
     return ocpi_response(response, status_code=decision.status_code)
