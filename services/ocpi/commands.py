@@ -190,7 +190,10 @@ class CommandsReceiver:
         d = Decision("ACCEPTED", station_id=evse.station_id, kind=CommandKind.REMOTE_START)
         # the session service correlates the session with this command by these arguments
         d.args = {"id_token": m.token.uid, "token_type": str(m.token.type),
-                  "remote_start_id": derived_id(d.command_id, "remote_start")}
+                  "remote_start_id": derived_id(d.command_id, "remote_start"),
+                  # the session's cdr_token, also for a token the eMSP never pushed
+                  "cdr_token": {"uid": m.token.uid, "type": str(m.token.type), "contract_id": m.token.contract_id,
+                                "country_code": m.token.country_code, "party_id": m.token.party_id}}
         if evse_id is not None:
             d.args["evse_id"] = evse_id
         if m.authorization_reference:

@@ -110,6 +110,7 @@ def to_fact(event: Event) -> SessionFact | StationFact | None:
         return StationFact(station, "remote_start", t, {
             "id": event.payload.command_id, "tok": token, "evse": args.get("evse_id"),
             "rsid": args.get("remote_start_id"), "ref": args.get("authorization_reference"),
+            "cdr": args.get("cdr_token"),
         })
     if isinstance(event, TokenAuthorized):
         p = event.payload

@@ -12,7 +12,8 @@ from decimal import Decimal
 from typing import Any
 
 from libs.events import identity
-from libs.events.sessions import AuthMethod, ChargingSession, SessionPeriod, SessionStatus
+from libs.catalog.index import short_alias
+from libs.events.sessions import AuthMethod, ChargingSession, SessionPeriod, SessionStatus, SessionToken
 from services.sessions.enrichment import Enricher
 from services.sessions.periods import compute, last_fact_time
 from services.sessions.settings import RebootPolicy
@@ -54,15 +55,15 @@ def _times(state: dict[str, Any]) -> list[int]:
     return [int(k) for part in ("e", "pw", "cur", "cs", "tok") for k in state[part]]
 
 
-def _auth(state: dict[str, Any]) -> tuple[AuthMethod, str | None, str | None]:
-    """(method, authorization_reference, token uid from a remote start)."""
+def _auth(state: dict[str, Any]) -> tuple[AuthMethod, str | None, dict[str, Any] | None]:
+    """(method, authorization_reference, the remote start command's fact)."""
     start = state["start"]["t"] if state["start"] else 0
     if state["rs"]:
         by_id = [c for c in state["rs"].values() if c.get("rsid") is not None
                  and state["start"] and c["rsid"] == state["start"].get("rsid")]
         pool = by_id or list(state["rs"].values())
         cmd = max(pool, key=lambda c: (c["t"], str(c["id"])))
-        return AuthMethod.COMMAND, cmd.get("ref"), cmd.get("tok")
+        return AuthMethod.COMMAND, cmd.get("ref"), cmd
     realtime = [a for a in state["auth"].values() if a.get("by") == "realtime" and a.get("status") == "Accepted"]
     if realtime:
         decision = min(realtime, key=lambda a: (abs(a["t"] - start), a["t"], str(a.get("ref"))))
@@ -95,13 +96,16 @@ def project(state: dict[str, Any], enricher: Enricher, policy: RebootPolicy) -> 
     evse = state["start"]["evse"] if state["start"] and state["start"].get("evse") is not None else where[1]
     conn = state["start"]["conn"] if state["start"] and state["start"].get("evse") is not None else where[2]
     place = enricher.place(state["station"], evse, conn)
-    method, reference, command_uid = _auth(state)
+    method, reference, command = _auth(state)
+    command_uid = command.get("tok") if command else None
     token = None
     if state["tok"]:
         uid, ocpp_type = state["tok"][min(state["tok"], key=int)]
         token = enricher.token(uid, ocpp_type, place)
+        if command_uid and command.get("cdr") and uid in (command_uid, short_alias(command_uid)):
+            token = SessionToken(**command["cdr"])  # the START_SESSION token: what the eMSP authorised
     elif command_uid:
-        token = enricher.token(command_uid, "Central", place)
+        token = SessionToken(**command["cdr"]) if command.get("cdr") else enricher.token(command_uid, "Central", place)
 
     if end_ms is not None:
         invalid = ("closed_on_reboot" in flags and policy == RebootPolicy.INVALID) or (

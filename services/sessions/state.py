@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from libs.catalog.index import short_alias
 from services.sessions.facts import SessionFact, StationFact
 
 State = dict[str, Any]
@@ -120,7 +121,9 @@ def relates(state: State, fact: StationFact, windows: dict[str, float]) -> bool:
     if fact.kind == "remote_start":
         if d.get("rsid") is not None and start.get("rsid") is not None:
             return d["rsid"] == start["rsid"]
-        return (evse_ok and d.get("tok") in tokens(state)
+        tok = d.get("tok")  # a 1.6 charger presents a uid over 20 characters by its alias
+        seen = tokens(state)
+        return (evse_ok and tok is not None and (tok in seen or short_alias(tok) in seen)
                 and fact.t <= start["t"] <= fact.t + windows["remote_start"] * 1000)
     if fact.kind == "auth":
         # The decision must fall while the session was still going (one of its facts at or after it):

@@ -39,6 +39,9 @@ class RemoteStart(Args):
     charging_profile: ChargingProfile | None = None  # must be purpose tx
     # OCPI START_SESSION: the eMSP's reference, for the session (not sent to the charger)
     authorization_reference: str | None = Field(default=None, max_length=36)
+    # OCPI START_SESSION: the token's CdrToken (uid, type, contract_id, country_code, party_id),
+    # for the session's cdr_token when the token was never pushed (not sent to the charger)
+    cdr_token: dict[str, str] | None = None
 
 
 class RemoteStop(Args):

@@ -42,15 +42,10 @@ CASES = [
     pytest.param(RFID_16, id="1.6"),
     pytest.param(APP_201, id="2.0.1"),
     # a 1.6 charger knows a 36-character uid only by its 20-character alias
-    pytest.param(Case("1.6", LONG_UID, "APP_USER", "BER01-AC001-1", "REF-16-LONG"), id="1.6-long-uid",
-                 marks=pytest.mark.xfail(strict=True, reason=(
-                     "services/sessions/state.py relates() compares the command's uid with the charger's "
-                     "alias: the session is WHITELIST without authorization_reference"))),
-    # the eMSP never pushed the token: it is only in the START_SESSION
+    pytest.param(Case("1.6", LONG_UID, "APP_USER", "BER01-AC001-1", "REF-16-LONG"), id="1.6-long-uid"),
+    # the eMSP never pushed the token: it is only in the START_SESSION (whose args carry its CdrToken)
     pytest.param(Case("2.0.1", "04RS20100002", "RFID", "BER01-AC002-1", "REF-201-ONLY", pushed=False),
-                 id="2.0.1-token-only-in-start-session", marks=pytest.mark.xfail(strict=True, reason=(
-                     "the remote_start command args do not carry the START_SESSION token's contract_id / party: "
-                     "the session's cdr_token falls back to uid + our own party, so the eMSP never sees it"))),
+                 id="2.0.1-token-only-in-start-session"),
 ]
 
 
