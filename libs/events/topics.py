@@ -37,6 +37,8 @@ SPECS: tuple[TopicSpec, ...] = (
     TopicSpec("station-presence", "station_id", compacted=True, station_keyed=True),
     TopicSpec("gateway-instances", "instance_id", compacted=True),
     TopicSpec("transaction-events", "station_id", retention_ms=30 * DAY_MS, station_keyed=True),
+    # the gateway's view: the EVSE of each station's current transactions, for every replica
+    TopicSpec("transaction-evses", "station_id/transaction_ref", compacted=True),
     TopicSpec("meter-values", "station_id", retention_ms=7 * DAY_MS, station_keyed=True),
     TopicSpec("ocpp-frames", "station_id", retention_ms=3 * DAY_MS, station_keyed=True),
     TopicSpec("auth-requests", "request_id", retention_ms=DAY_MS),

@@ -12,6 +12,7 @@ import base64
 import contextlib
 import itertools
 import logging
+import ssl
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -54,6 +55,8 @@ class SimulatedStation:
     key: str | None = None
     validate: bool = True  # validate payloads with the OCA schemas (off for big benchmarks)
     response_timeout: float = 30.0
+    ssl_context: ssl.SSLContext | None = None  # wss:// (security profiles 2 and 3: CA, client certificate)
+    headers: dict[str, str] = field(default_factory=dict)  # more upgrade headers (tests: a TLS proxy's)
     latencies: list[float] = field(default_factory=list)
     errors: int = 0
     cp: Any = None
@@ -67,10 +70,10 @@ class SimulatedStation:
     cp_class: ClassVar[type] = RemoteV16ChargePoint
 
     async def connect(self, open_timeout: float = 30.0) -> None:
-        headers = basic_auth(self.station_id, self.key) if self.key else {}
+        headers = (basic_auth(self.station_id, self.key) if self.key else {}) | self.headers
         self.ws = await connect(f"{self.url.rstrip('/')}/{self.station_id}", subprotocols=[self.protocol],
                                 additional_headers=headers, open_timeout=open_timeout, ping_interval=None,
-                                compression=None)
+                                compression=None, ssl=self.ssl_context)
         self.cp = self.cp_class(self.station_id, self.ws, response_timeout=self.response_timeout)
         self.cp.device, self.cp.station = self.device, self
         if self.device.key is None:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-
 import structlog
 
 from libs.catalog.index import CatalogIndex
@@ -26,6 +23,8 @@ from services.gateway.server import GatewayServer
 from services.gateway.settings import GatewaySettings
 from services.gateway.sink import EventSink
 from services.gateway.spool import Spool
+from services.gateway.transaction_evses import TransactionEvses
+from services.gateway.watchdog import HeartbeatWatchdog
 
 log = structlog.get_logger("gateway")
 
@@ -55,8 +54,11 @@ class GatewayApp:
                                      realtime_for_allowed=self.settings.realtime_for_allowed)
         self.presence = PresencePublisher(self.sink, self.settings.instance_id)
         self.lease = LeaseKeeper(self.sink, self.settings.instance_id, lease_renew, lease_ttl)
+        self.watchdog = HeartbeatWatchdog(self.registry, self.settings.heartbeat_interval,
+                                          self.settings.heartbeat_grace)
+        self.transactions = TransactionEvses(self.kafka)
         self.server = GatewayServer(self.settings, self.index, self.authorizer, self.sink, self.tap,
-                                    self.presence, self.registry)
+                                    self.presence, self.registry, self.transactions)
         s = self.settings
         self.local_lists = LocalListSync(self.index, self.registry, interval=s.local_list_interval,
                                          call_timeout=s.call_timeout,
@@ -70,10 +72,10 @@ class GatewayApp:
         self.health = HealthServer(self.settings.health_host, self.settings.health_port, {
             "catalog": lambda: self.index.caught_up,
             "presence": lambda: self.presence_view.caught_up,
+            "transaction_evses": lambda: self.transactions.caught_up,
             "serving": lambda: self._serving,
         }) if health else None
         self._serving = False
-        self._watchdog: asyncio.Task | None = None
 
     async def start(self) -> None:
         if self.health:
@@ -82,8 +84,10 @@ class GatewayApp:
         self.tap.start()
         await self.index.follow(self.kafka)
         await self.presence_view.follow(self.kafka)
+        await self.transactions.start()
         await self.index.wait_caught_up()
         await self.presence_view.wait_caught_up()
+        await self.transactions.wait_caught_up()
         self.lease.start()
         await self.commands.start()  # from the end: before serving, so no command to a held station is missed
         await self.remote_starts.start()
@@ -92,28 +96,16 @@ class GatewayApp:
         if self.settings.local_list_sync:
             self.local_lists.start()
         await self.server.start()
-        self._watchdog = asyncio.create_task(self._heartbeat_watchdog(), name="heartbeat-watchdog")
+        self.watchdog.start()
         self._serving = True
         log.info("gateway_serving", port=self.server.port, instance_id=self.settings.instance_id,
                  auth=self.settings.auth)
-
-    async def _heartbeat_watchdog(self) -> None:
-        """Close connections silent for longer than grace × heartbeat interval (heartbeat_missed)."""
-        limit = self.settings.heartbeat_interval * self.settings.heartbeat_grace
-        while True:
-            await asyncio.sleep(min(limit / 4, 30))
-            for conn in self.registry.silent_since(limit):
-                log.info("heartbeat_missed", station_id=conn.station_id)
-                await conn.close(1001, "heartbeat missed", "heartbeat_missed")
 
     async def stop(self) -> None:
         """SIGTERM: stop accepting, close connections gradually, flush, end the lease."""
         self._serving = False
         await self.server.stop_accepting()
-        if self._watchdog:
-            self._watchdog.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watchdog
+        await self.watchdog.stop()
         await self.local_lists.stop()
         await self.commands.stop()
         await self.registry.close_all(self.settings.drain_seconds)
@@ -128,5 +120,6 @@ class GatewayApp:
         await self.sink.stop()
         await self.index.stop()
         await self.presence_view.stop()
+        await self.transactions.stop()
         if self.health:
             await self.health.stop()

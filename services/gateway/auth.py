@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
+from ipaddress import IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 
 from libs.catalog.credentials import verify_key
 from libs.catalog.index import CatalogIndex
@@ -31,53 +32,115 @@ class Refusal:
     reason: str  # unknown_station, bad_credentials, wrong_station, certificate_required, …
 
 
-def parse_dn(dn: str) -> dict[str, str]:
-    """'CN=CS1,O=DE*VST' (RFC 4514 order or the '/CN=…/O=…' form) -> {'CN': 'CS1', 'O': 'DE*VST'}."""
-    parts = dn.strip("/").split("/") if dn.startswith("/") else _split_escaped(dn)
-    out: dict[str, str] = {}
-    for part in parts:
-        if "=" in part:
-            k, v = part.split("=", 1)
-            out.setdefault(k.strip().upper(), v.strip().replace("\\,", ","))
+# Subject attributes the checks read; a subject naming one of them twice is ambiguous: refused.
+CHECKED = ("CN", "O")
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def parse_dn(dn: str) -> list[tuple[str, str]]:
+    r"""A TLS proxy's subject header -> [(attribute, value)], in the two forms nginx / Apache send.
+
+    RFC 4514 (nginx $ssl_client_s_dn, Apache SSL_CLIENT_S_DN): 'CN=CS1,O=ACME\, Inc.', OpenSSL
+    escaping every non-ASCII byte as \XX ('M\C3\BCnchen'), multi-valued RDNs joined by '+'.
+    Legacy (nginx $ssl_client_s_dn_legacy): '/O=ACME/CN=CS1', non-ASCII bytes as \xC3\xBC.
+    """
+    legacy = dn.startswith("/")
+    rdns = _split_unescaped(dn[1:], "/") if legacy else _split_unescaped(dn, ",")
+    out: list[tuple[str, str]] = []
+    for rdn in rdns:
+        for ava in ([rdn] if legacy else _split_unescaped(rdn, "+")):
+            name, sep, value = ava.partition("=")
+            if sep:
+                out.append((name.strip().upper(), _unescape(value.lstrip(), legacy)))
     return out
 
 
-def _split_escaped(dn: str) -> list[str]:
-    parts, cur, i = [], "", 0
-    while i < len(dn):
-        if dn[i] == "\\" and i + 1 < len(dn):
-            cur += dn[i:i + 2]
+def _split_unescaped(text: str, separator: str) -> list[str]:
+    """Split on `separator` where it is not escaped; escapes stay in the parts."""
+    parts, start, i = [], 0, 0
+    while i < len(text):
+        if text[i] == "\\":
             i += 2
             continue
-        if dn[i] == ",":
-            parts.append(cur)
-            cur = ""
-        else:
-            cur += dn[i]
+        if text[i] == separator:
+            parts.append(text[start:i])
+            start = i + 1
         i += 1
-    parts.append(cur)
+    parts.append(text[start:])
     return parts
 
 
-def subject_of(peercert: dict) -> dict[str, str]:
-    """ssl.getpeercert() subject -> {'CN': …, 'O': …}."""
+def _hex_byte(text: str) -> int | None:
+    return int(text, 16) if len(text) == 2 and set(text) <= _HEX else None
+
+
+def _unescape(value: str, legacy: bool) -> str:
+    r"""Resolve \<char> and hex-escaped bytes (\XX; legacy \xXX), then decode the bytes as UTF-8."""
+    out, i = bytearray(), 0
+    while i < len(value):
+        if value[i] != "\\" or i + 1 == len(value):
+            out += value[i].encode()
+            i += 1
+        elif legacy and value[i + 1] == "x" and _hex_byte(value[i + 2:i + 4]) is not None:
+            out.append(_hex_byte(value[i + 2:i + 4]))
+            i += 4
+        elif _hex_byte(value[i + 1:i + 3]) is not None:
+            out.append(_hex_byte(value[i + 1:i + 3]))
+            i += 3
+        else:
+            out += value[i + 1].encode()
+            i += 2
+    return out.decode("utf-8", errors="replace")
+
+
+def subject_of(peercert: dict) -> list[tuple[str, str]]:
+    """ssl.getpeercert() subject -> [(attribute, value)] with the short names CN and O."""
     names = {"commonName": "CN", "organizationName": "O"}
-    out: dict[str, str] = {}
-    for rdn in peercert.get("subject", ()):
-        for key, value in rdn:
-            if key in names:
-                out.setdefault(names[key], value)
-    return out
+    return [(names.get(key, key), value) for rdn in peercert.get("subject", ()) for key, value in rdn]
+
+
+def checked_subject(attributes: list[tuple[str, str]]) -> dict[str, str] | Refusal:
+    """{'CN': …, 'O': …}; a subject with two CNs (or two Os) could be read either way: refused."""
+    subject: dict[str, str] = {}
+    for name, value in attributes:
+        if name in CHECKED:
+            if name in subject:
+                return Refusal(401, "ambiguous_subject")
+            subject[name] = value
+    return subject
+
+
+def trusted_networks(entries: list[str]) -> list[IPv4Network | IPv6Network]:
+    """Addresses or CIDR networks (a proxy's pods change address; their network does not)."""
+    return [ip_network(entry.strip(), strict=False) for entry in entries]
+
+
+def is_trusted(remote_ip: str | None, networks: list[IPv4Network | IPv6Network]) -> bool:
+    try:
+        address = ip_address(remote_ip or "")
+    except ValueError:
+        return False
+    if isinstance(address, IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # an IPv4 proxy seen through a dual-stack socket
+    return any(address in network for network in networks)
 
 
 class Authenticator:
     def __init__(self, index: CatalogIndex, settings: GatewaySettings):
         self.index = index
         self.settings = settings
+        self.trusted_proxies = trusted_networks(settings.trusted_proxies)  # a bad entry fails at start
+        # headers that decide who connects: each must come at most once (a proxy that appends
+        # rather than overwrites would otherwise let a charger's own value through)
+        self.deciding_headers = ["Authorization"]
+        if settings.client_cert_subject_header:
+            self.deciding_headers += [settings.client_cert_subject_header, settings.client_cert_verify_header]
 
     def authenticate(self, station_id: str, headers, peercert: dict | None, remote_ip: str | None) -> Identity | Refusal:
         if not self.settings.auth:
             return Identity(station_id, "none")
+        if any(len(headers.get_all(name)) > 1 for name in self.deciding_headers):
+            return Refusal(400, "repeated_header")
         credential = self.index.credential(station_id)
         if credential is None:
             return Refusal(401, "unknown_station")
@@ -105,15 +168,15 @@ class Authenticator:
         return Identity(station_id, "basic")
 
     def _certificate_subject(self, headers, peercert, remote_ip) -> dict[str, str] | Refusal | None:
-        if peercert:
-            return subject_of(peercert)
+        if peercert:  # verified by the TLS handshake (CA, CRL); empty when no certificate was sent
+            return checked_subject(subject_of(peercert))
         header = self.settings.client_cert_subject_header
         if header and headers.get(header):
-            if remote_ip not in self.settings.trusted_proxies:
+            if not is_trusted(remote_ip, self.trusted_proxies):
                 return Refusal(401, "untrusted_proxy")
             if (headers.get(self.settings.client_cert_verify_header) or "").upper() != "SUCCESS":
                 return Refusal(401, "certificate_not_verified")  # includes revoked
-            return parse_dn(headers[header])
+            return checked_subject(parse_dn(headers[header]))
         return None
 
 

@@ -162,7 +162,7 @@ class StationConnection:
         if self.validate_responses:
             rpc.validate(self.protocol, rpc.CALLRESULT, action, payload)
         try:
-            await self.sink.publish(reply.events)
+            await self.sink.publish(reply.events + reply.records if reply.records else reply.events)
         except SpoolFull:
             raise OcppFault(Fault.SPOOL_FULL, message_id=frame.message_id) from None
         await self._send(rpc.call_result(frame.message_id, payload), rpc.CALLRESULT, frame.message_id, action)

@@ -3,7 +3,6 @@ and the station-level state the handlers keep between messages."""
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -14,6 +13,8 @@ from ocpp.routing import create_route_map
 from libs.events.envelope import Event, Payload, Source
 from libs.events.station import AuthDecision, TokenAuthorized
 from services.gateway.authorize import Authorizer
+from services.gateway.spool import KeyedRecord
+from services.gateway.transaction_evses import TransactionEvses
 
 
 @dataclass(frozen=True)
@@ -30,10 +31,12 @@ class CallContext:
 @dataclass
 class Reply:
     """The CALLRESULT payload (an ocpp call_result dataclass or a camelCase dict) and the events
-    that must be durable before it is sent."""
+    (and records of the gateway's views, e.g. transaction_evses.py) that must be durable before
+    it is sent."""
 
     payload: Any
     events: list[Event] = field(default_factory=list)
+    records: list[KeyedRecord] = field(default_factory=list)
 
     def payload_json(self) -> dict[str, Any]:
         if isinstance(self.payload, dict):
@@ -48,26 +51,6 @@ class BootPolicy:
     retry_interval: int = 60  # the interval sent with Pending / Rejected
 
 
-class TransactionMemory:
-    """station/transaction -> (evse, connector, start time), so later messages that don't carry
-    them (1.6 StopTransaction, 2.0.1 Updated without evse) can still name EVSE and session.
-    Bounded; a transaction older than the memory (or started before a restart) gets None."""
-
-    def __init__(self, capacity: int = 200_000):
-        self.capacity = capacity
-        self._items: OrderedDict[tuple[str, str], tuple[int | None, int | None, datetime | None]] = OrderedDict()
-
-    def remember(self, station_id: str, ref: str, evse: int | None, connector: int | None,
-                 started_at: datetime | None) -> None:
-        self._items[(station_id, ref)] = (evse, connector, started_at)
-        self._items.move_to_end((station_id, ref))
-        while len(self._items) > self.capacity:
-            self._items.popitem(last=False)
-
-    def recall(self, station_id: str, ref: str) -> tuple[int | None, int | None, datetime | None]:
-        return self._items.get((station_id, ref), (None, None, None))
-
-
 class Handlers:
     """Base of the per-version handler classes: `@on(Action)` methods receive the payload as
     snake_case keyword arguments plus `call` (the CallContext) and return a Reply."""
@@ -78,7 +61,7 @@ class Handlers:
     # but are CSMS -> station: answered NotSupported).
     CHARGER_ACTIONS: frozenset[str] = frozenset()
 
-    def __init__(self, authorizer: Authorizer, boot: BootPolicy, transactions: TransactionMemory,
+    def __init__(self, authorizer: Authorizer, boot: BootPolicy, transactions: TransactionEvses,
                  known_station):
         self.authorizer = authorizer
         self.boot = boot

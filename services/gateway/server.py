@@ -4,7 +4,6 @@ before the upgrade, then one StationConnection per charger with presence on conn
 from __future__ import annotations
 
 import asyncio
-import ssl
 from http import HTTPStatus
 from urllib.parse import unquote
 
@@ -18,11 +17,13 @@ from services.gateway.auth import Authenticator, Identity
 from services.gateway.connection import StationConnection
 from services.gateway.errors import V16, V201
 from services.gateway.frames import FrameTap
-from services.gateway.handlers import BootPolicy, Handlers, TransactionMemory
+from services.gateway.handlers import BootPolicy, Handlers
 from services.gateway.presence import PresencePublisher
 from services.gateway.registry import ConnectionRegistry
 from services.gateway.settings import GatewaySettings
 from services.gateway.sink import EventSink
+from services.gateway.tls import ServerTls
+from services.gateway.transaction_evses import TransactionEvses
 from services.gateway.v16 import V16Handlers
 from services.gateway.v201 import V201Handlers
 
@@ -34,14 +35,15 @@ PATH_PREFIX = "/ocpp/"
 
 class GatewayServer:
     def __init__(self, settings: GatewaySettings, index: CatalogIndex, authorizer, sink: EventSink,
-                 tap: FrameTap, presence: PresencePublisher, registry: ConnectionRegistry):
+                 tap: FrameTap, presence: PresencePublisher, registry: ConnectionRegistry,
+                 transactions: TransactionEvses):
         self.settings = settings
         self.index = index
         self.authenticator = Authenticator(index, settings)
+        self.tls = ServerTls(settings)
         self.sink, self.tap, self.presence, self.registry = sink, tap, presence, registry
         boot = BootPolicy(heartbeat_interval=settings.heartbeat_interval,
                           unknown_station_status=settings.unknown_station_boot)
-        transactions = TransactionMemory()
         known = index.known_station if settings.auth else self._known_when_auth_off
         self.handlers: dict[str, Handlers] = {
             V16: V16Handlers(authorizer, boot, transactions, known),
@@ -137,29 +139,15 @@ class GatewayServer:
             log.error("presence_not_recorded", station_id=conn.station_id, error=repr(exc)[:200])
 
     # --- start / stop --------------------------------------------------------------------
-    def _ssl_context(self) -> ssl.SSLContext | None:
-        s = self.settings
-        if not s.tls_certfile:
-            return None
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-        ctx.load_cert_chain(s.tls_certfile, s.tls_keyfile)
-        if s.tls_client_ca:
-            ctx.load_verify_locations(s.tls_client_ca)
-            ctx.verify_mode = ssl.CERT_OPTIONAL  # profile 2 stations use TLS without a client cert
-            if s.tls_crl_file:
-                ctx.load_verify_locations(s.tls_crl_file)
-                ctx.verify_flags |= ssl.VERIFY_CRL_CHECK_LEAF
-        return ctx
-
     async def start(self) -> None:
         s = self.settings
         self._server = await serve(
             self._handle, s.host, s.port, process_request=self._process_request,
             select_subprotocol=self._select_subprotocol, subprotocols=list(PROTOCOLS),
             max_size=s.max_transport_bytes, ping_interval=s.ping_interval, ping_timeout=s.ping_timeout,
-            ssl=self._ssl_context(), compression=None,
+            ssl=self.tls.context, compression=None,
         )
+        self.tls.start()
 
     @property
     def port(self) -> int:
@@ -172,6 +160,7 @@ class GatewayServer:
             self._server.close(close_connections=False)
 
     async def close(self) -> None:
+        await self.tls.stop()
         if self._server is not None:
             self._server.close(close_connections=True)
             await self._server.wait_closed()

@@ -28,10 +28,11 @@ class GatewaySettings(BaseSettings):
     tls_certfile: str | None = None  # TLS terminated in-process (profile 2/3)
     tls_keyfile: str | None = None
     tls_client_ca: str | None = None  # CA for client certificates (profile 3)
-    tls_crl_file: str | None = None  # revoked client certificates
+    tls_crl_file: str | None = None  # revoked client certificates (PEM), re-read when it changes
+    tls_crl_reload_seconds: float = 60.0  # how often the CRL file is checked for changes
     client_cert_subject_header: str | None = None  # trusted proxy: e.g. X-SSL-Client-S-DN
     client_cert_verify_header: str = "X-SSL-Client-Verify"  # must say SUCCESS
-    trusted_proxies: list[str] = ["127.0.0.1", "::1"]
+    trusted_proxies: list[str] = ["127.0.0.1", "::1"]  # addresses or CIDR networks of the TLS proxies
     certificate_organization: str | None = None  # O a station certificate must carry (the operator)
 
     # protocol limits

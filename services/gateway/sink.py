@@ -1,6 +1,7 @@
 """Durable event delivery (DESIGN.md "Rules every service keeps").
 
-`EventSink.publish(events)` returns only when the events are acknowledged by Kafka, or appended to
+`EventSink.publish(events)` returns only when the events (and KeyedRecords of the gateway's own
+compacted views) are acknowledged by Kafka, or appended to
 the fsync'd local spool when Kafka does not acknowledge within `ack_timeout`. While the spool
 holds anything, new events go behind it (order per station is kept), and a replay task sends the
 spool to Kafka in order once it answers again. A full spool raises SpoolFull: the caller answers
@@ -11,18 +12,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 
 import structlog
 
 from libs.events.bus import KafkaSettings
+from libs.events.codec import encode
 from libs.events.envelope import Event
 from libs.events.producer import EventProducer
 from services.gateway import metrics
-from services.gateway.spool import Spool, SpoolFull
+from services.gateway.spool import Item, KeyedRecord, Spool, SpoolFull
 
 log = structlog.get_logger("gateway.sink")
 
-__all__ = ["EventSink", "SpoolFull"]
+__all__ = ["EventSink", "KeyedRecord", "SpoolFull"]
 
 
 class EventSink:
@@ -61,16 +64,17 @@ class EventSink:
     def kafka_available(self) -> bool:
         return self.producer is not None and self.spool.empty()
 
-    async def publish(self, events: list[Event]) -> None:
+    async def publish(self, events: Sequence[Item]) -> None:
         if not events:
             return
         for e in events:
-            metrics.EVENTS_BY(e.TYPE).inc()
+            if isinstance(e, Event):
+                metrics.EVENTS_BY(e.TYPE).inc()
         if self.kafka_available:
             try:
                 # asyncio.timeout rather than wait_for: no extra Task per CALL (same cancellation)
                 async with asyncio.timeout(self.ack_timeout):
-                    await self.producer.send_many(events)
+                    await self._send(self.producer, events)
                 return
             except Exception as exc:  # noqa: BLE001 - timeout or Kafka error: fall back to the spool
                 log.warning("kafka_ack_failed_spooling", error=repr(exc)[:200], events=len(events))
@@ -104,7 +108,7 @@ class EventSink:
         if not events:
             return True
         try:
-            await asyncio.wait_for(self.producer.send_many(events), max(self.ack_timeout, 10))
+            await asyncio.wait_for(self._send(self.producer, events), max(self.ack_timeout, 10))
         except Exception as exc:  # noqa: BLE001
             log.info("spool_replay_waiting", error=repr(exc)[:200], pending=self.spool.pending_events)
             # A producer that has been failing may hold stale connections / sequence state:
@@ -118,6 +122,18 @@ class EventSink:
         if self.spool.empty():
             log.info("spool_replayed")
         return True
+
+    @staticmethod
+    async def _send(producer: EventProducer, items: Sequence[Item]) -> None:
+        """Like producer.send_many, with KeyedRecords sent to their view's topic under their key."""
+        futures = []
+        for item in items:
+            if isinstance(item, KeyedRecord):
+                value = encode(item.event) if item.event is not None else None
+                futures.append(await producer.enqueue_raw(producer.topics.name(item.topic), item.key.encode(), value))
+            else:
+                futures.append(await producer.enqueue(item))
+        await asyncio.gather(*futures)
 
     def _update_metrics(self) -> None:
         metrics.SPOOL_EVENTS.set(self.spool.pending_events)

@@ -1,10 +1,11 @@
 """The local spool: an fsync'd append-only file of encoded events, used while Kafka is down.
 
 Layout in the spool directory: `events.log` (one encoded event per line, appended and fsync'd
-before the charger is answered) and `cursor` (byte offset of the first event not yet
-acknowledged by Kafka, fsync'd after each replayed batch). Replay reads from the cursor, in
-order; when everything is replayed the log is truncated. A crash between the Kafka ack and the
-cursor write replays a batch twice, which is harmless: event ids are deterministic.
+before the charger is answered; a KeyedRecord as `{"keyed": {"topic", "key"}, "event": …|null}`)
+and `cursor` (byte offset of the first event not yet acknowledged by Kafka, fsync'd after each
+replayed batch). Replay reads from the cursor, in order; when everything is replayed the log is
+truncated. A crash between the Kafka ack and the cursor write replays a batch twice, which is
+harmless: event ids are deterministic.
 
 Appends are group-committed: the appends that arrive while one write + fsync runs are written
 together with the next single fsync, in arrival order, and each caller returns only after the
@@ -16,7 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+from dataclasses import dataclass
 from pathlib import Path
+
+import orjson
 
 from libs.events.codec import decode, encode
 from libs.events.envelope import Event
@@ -24,6 +28,36 @@ from libs.events.envelope import Event
 
 class SpoolFull(Exception):
     pass
+
+
+@dataclass(frozen=True)
+class KeyedRecord:
+    """A record of a compacted view the gateway keeps (transaction_evses.py): an event under a key
+    of the view's own rather than the event's topic and key, or a tombstone (event None). It is
+    delivered like the events it accompanies: acknowledged or spooled, in order."""
+
+    topic: str  # base name
+    key: str
+    event: Event | None
+
+
+Item = Event | KeyedRecord
+_KEYED_PREFIX = b'{"keyed":'
+
+
+def encode_item(item: Item) -> bytes:
+    if isinstance(item, KeyedRecord):
+        event = encode(item.event) if item.event is not None else b"null"
+        return _KEYED_PREFIX + orjson.dumps({"topic": item.topic, "key": item.key}) + b',"event":' + event + b"}"
+    return encode(item)
+
+
+def decode_item(data: bytes) -> Item:
+    if data.startswith(_KEYED_PREFIX):
+        raw = orjson.loads(data)
+        event = decode(orjson.dumps(raw["event"])) if raw["event"] is not None else None
+        return KeyedRecord(raw["keyed"]["topic"], raw["keyed"]["key"], event)
+    return decode(data)
 
 
 class Spool:
@@ -48,8 +82,8 @@ class Spool:
     def empty(self) -> bool:
         return self._size <= self._cursor
 
-    async def append(self, events: list[Event]) -> None:
-        data = b"".join(encode(e) + b"\n" for e in events)
+    async def append(self, events: list[Item]) -> None:
+        data = b"".join(encode_item(e) + b"\n" for e in events)
         fut = asyncio.get_running_loop().create_future()
         self._queued.append((data, len(events), fut))
         if self._writer is None or self._writer.done():
@@ -104,11 +138,11 @@ class Spool:
                 if limit is not None and n >= limit:
                     return
 
-    async def peek(self, limit: int = 500) -> tuple[list[Event], int]:
+    async def peek(self, limit: int = 500) -> tuple[list[Item], int]:
         """The next events in order and the cursor position after them."""
         async with self._lock:
             lines = await asyncio.to_thread(lambda: list(self._lines(self._cursor, limit)))
-            return [decode(line[:-1]) for line in lines], self._cursor + sum(len(x) for x in lines)
+            return [decode_item(line[:-1]) for line in lines], self._cursor + sum(len(x) for x in lines)
 
     async def commit(self, position: int, count: int) -> None:
         """Everything before `position` reached Kafka."""

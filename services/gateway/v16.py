@@ -92,29 +92,29 @@ class V16Handlers(Handlers):
         tx_id = ocpp16_transaction_id(call.station_id, connector_id, id_tag, meter_start, started_at)
         ref = str(tx_id)
         sid = session_id(call.station_id, tx_id, started_at)
-        self.transactions.remember(call.station_id, ref, evse, connector, started_at)
         decision, auth_event = await self.authorize(call, id_tag, None, evse)
-        started = Started(
+        started = self.fact(TransactionStarted, Started(
             transaction_ref=ref, session_id=sid, evse_id=evse, connector_id=connector,
             id_token=IdToken(id_token=id_tag), meter_start_wh=float(meter_start), reservation_id=reservation_id,
-        )
-        return Reply({"transactionId": tx_id, "idTagInfo": id_tag_info(decision)},
-                     [auth_event, self.fact(TransactionStarted, started, call, started_at)])
+        ), call, started_at)
+        # StopTransaction names neither connector nor start time: kept for any replica
+        records = self.transactions.remember(started)
+        return Reply({"transactionId": tx_id, "idTagInfo": id_tag_info(decision)}, [auth_event, started], records)
 
     @on(Action.stop_transaction)
     async def on_stop(self, call: CallContext, meter_stop: int, timestamp: str, transaction_id: int,
                       **kw) -> Reply:
         ended_at = parse_time(timestamp)
         ref = str(transaction_id)
-        evse, connector, started_at = self.transactions.recall(call.station_id, ref)
-        sid = session_id(call.station_id, transaction_id, started_at) if started_at else None
-        ids = dict(evse_id=evse, connector_id=connector, transaction_ref=ref, session_id=sid)
+        place = self.transactions.recall(call.station_id, ref)
+        ids = dict(evse_id=place.evse_id if place else None, connector_id=place.connector_id if place else None,
+                   transaction_ref=ref, session_id=place.session_id if place else None)
         samples = v16_samples(call.payload.get("transactionData") or [], **ids)
         events = []
         answer: dict = {}
         id_tag = kw.get("id_tag")
         if id_tag is not None:
-            decision, auth_event = await self.authorize(call, id_tag, None, evse)
+            decision, auth_event = await self.authorize(call, id_tag, None, ids["evse_id"])
             answer["idTagInfo"] = id_tag_info(decision)
             events.append(auth_event)
         ended = Ended(
@@ -131,10 +131,8 @@ class V16Handlers(Handlers):
                               transaction_id: int | None = None) -> Reply:
         evse, connector = v16_evse(connector_id)
         ref = str(transaction_id) if transaction_id is not None else None
-        sid = None
-        if ref is not None:
-            _, _, started_at = self.transactions.recall(call.station_id, ref)
-            sid = session_id(call.station_id, transaction_id, started_at) if started_at else None
+        place = self.transactions.recall(call.station_id, ref) if ref is not None else None
+        sid = place.session_id if place else None
         samples = v16_samples(call.payload["meterValue"], evse_id=evse, connector_id=connector,
                               transaction_ref=ref, session_id=sid)
         events = [self.fact(MeterSampled, s, call, at) for at, s in samples]

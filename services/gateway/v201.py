@@ -94,10 +94,11 @@ class V201Handlers(Handlers):
         at = parse_time(timestamp)
         evse_obj = p.get("evse") or {}
         evse, connector = evse_obj.get("id"), evse_obj.get("connectorId")
-        if evse is None:
-            evse, connector, _ = self.transactions.recall(call.station_id, ref)
-        else:
-            self.transactions.remember(call.station_id, ref, evse, connector, None)
+        # A 2.0.1 station need name the EVSE only once per transaction, maybe without the connector:
+        # the rest comes from transaction_evses.py (known on every replica, even after a failover).
+        place = self.transactions.recall(call.station_id, ref)
+        if place is not None and evse in (None, place.evse_id):
+            evse, connector = place.evse_id, connector or place.connector_id
         sid = session_id(call.station_id, ref, None)
         ids = dict(transaction_ref=ref, session_id=sid, evse_id=evse, connector_id=connector)
         samples = v201_samples(p.get("meterValue") or [], **ids, seq_no=seq_no)
@@ -122,9 +123,11 @@ class V201Handlers(Handlers):
                                   stopped_reason=info.get("stoppedReason") or "Local", sample_count=len(samples))
         else:
             payload = payload_cls(**common)
+        fact = self.fact(event_cls, payload, call, at)
+        records = self.transactions.remember(fact) if "evse" in p else []
         events += [self.fact(MeterSampled, s, call, t) for t, s in samples]
-        events.append(self.fact(event_cls, payload, call, at))
-        return Reply(answer, events)
+        events.append(fact)
+        return Reply(answer, events, records)
 
     @on(Action.meter_values)
     async def on_meter_values(self, call: CallContext, evse_id: int, meter_value: list, **kw) -> Reply:

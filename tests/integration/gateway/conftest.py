@@ -11,10 +11,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import yaml
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from libs.catalog.index import CatalogIndex
-from libs.catalog.loader import load_catalog
+from libs.catalog.loader import load_catalog, parse_catalog
 from libs.catalog.publish import CatalogPublisher
 from libs.events.codec import decode
 from libs.events.producer import EventProducer
@@ -35,13 +36,20 @@ def basic(user: str, password: str) -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
 
 
-async def publish_catalog(settings) -> None:
+async def publish_catalog(settings, extra_stations: list[dict] | None = None) -> None:
+    """The demo catalog, plus `extra_stations` (station credential entries) when given."""
+    if extra_stations:
+        raw = yaml.safe_load(EXAMPLE.read_text())
+        raw["stations"] = [*raw["stations"], *extra_stations]
+        catalog = parse_catalog(raw)
+    else:
+        catalog = load_catalog(EXAMPLE)
     index = CatalogIndex()
     await index.follow(settings)
     try:
         await index.wait_caught_up(30)
         async with EventProducer(settings, client_id="test-catalog") as producer:
-            await CatalogPublisher(producer, index).apply(load_catalog(EXAMPLE))
+            await CatalogPublisher(producer, index).apply(catalog)
     finally:
         await index.stop()
 

@@ -38,6 +38,12 @@ async def test_basic_auth_accept_and_reject(gateway):
                 pass
         assert info.value.response.status_code == 401, (station, headers)
         assert "Basic" in info.value.response.headers["WWW-Authenticate"]
+    # two Authorization headers (one of them valid): refused cleanly, not a server error
+    twice = [*basic(V16_STATION, KEYS[V16_STATION]).items(), *basic(V16_STATION, "wrong-key-000000000000").items()]
+    with pytest.raises(InvalidStatus) as info:
+        async with connect(ws_url(gateway, V16_STATION), subprotocols=["ocpp1.6"], additional_headers=twice):
+            pass
+    assert (info.value.response.status_code, info.value.response.body) == (400, b"repeated_header\n")
 
 
 async def test_subprotocol_negotiation(gateway):

@@ -3,15 +3,21 @@ the exact normalised events each produces."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from ocpp.v16 import call as call16
 from ocpp.v201 import call as call201
 
+from libs.events.control import AuthAnswer, AuthRequested, AuthResponded
+from libs.events.envelope import Source, utcnow
+from libs.events.follower import TopicFollower
 from libs.events.identity import ocpp16_transaction_id, session_id
+from libs.events.producer import EventProducer
 from libs.simulator.chargers import V16Station, V201Station
-from tests.integration.gateway.conftest import KEYS, V16_STATION, V201_STATION, read_topics
+from services.gateway.app import GatewayApp
+from tests.integration.gateway.conftest import KEYS, V16_STATION, V201_STATION, gateway_settings, read_topics
 
 pytestmark = pytest.mark.kafka
 TOPICS = ["station-events", "transaction-events", "meter-values"]
@@ -123,7 +129,7 @@ async def test_v16_every_message_and_its_events(gateway, catalog):
     assert conn.gateway_instance == gateway.settings.instance_id and conn.protocol == "ocpp1.6"
     assert got["station.disconnected"][0].payload.connection_id == conn.connection_id
 
-    frames = await read_topics(catalog, ["ocpp-frames"], until=lambda ev: len(ev) >= 2 * 17)
+    frames = await read_topics(catalog, ["ocpp-frames"], until=lambda ev: len(ev) >= 2 * 14)  # 14 CALLs, in + out
     actions = [f.payload.action for f in frames if f.payload.direction == "in" and f.station_id == V16_STATION]
     assert actions[:3] == ["BootNotification", "Heartbeat", "StatusNotification"]
 
@@ -237,3 +243,122 @@ async def test_same_fact_resent_gives_same_ids_and_transaction_id(gateway, catal
     for kind in ("transaction.started", "station.status_changed"):
         ids = [e.event_id for e in events if e.type == kind]
         assert len(ids) >= 2 and len(set(ids)) == len(ids) // 2, kind
+
+
+async def test_v16_security_whitepaper_messages_and_their_events(gateway, catalog):
+    """1.6 security extensions: LogStatusNotification and SignedFirmwareStatusNotification map to
+    the same events as DiagnosticsStatusNotification / FirmwareStatusNotification, with requestId."""
+    s = await v16(gateway)
+    try:
+        await s.send(call16.LogStatusNotification(status="Uploading", request_id=41))
+        await s.send(call16.LogStatusNotification(status="Uploaded", request_id=41))
+        await s.send(call16.SignedFirmwareStatusNotification(status="SignatureVerified", request_id=42))
+        await s.send(call16.SignedFirmwareStatusNotification(status="InvalidSignature", request_id=43))
+        await s.send(call16.FirmwareStatusNotification(status="Installed"))  # unsigned: no request id
+    finally:
+        await s.close()
+    events = await read_topics(catalog, TOPICS, until=lambda ev: any(
+        e.type == "station.disconnected" and e.station_id == V16_STATION for e in ev))
+    got = by_type(events, V16_STATION)
+    assert [(e.payload.status, e.payload.request_id) for e in got["station.diagnostics_status"]] == [
+        ("Uploading", 41), ("Uploaded", 41)]
+    assert [(e.payload.status, e.payload.request_id) for e in got["station.firmware_status"]] == [
+        ("SignatureVerified", 42), ("InvalidSignature", 43), ("Installed", None)]
+    assert all(e.source.value == "ocpp1.6" and not e.clock_suspect for e in got["station.firmware_status"])
+    assert set(got) == {"station.connected", "station.diagnostics_status", "station.firmware_status",
+                        "station.disconnected"}
+
+
+async def test_v16_meter_values_outside_a_transaction_and_stop_reason(gateway, catalog):
+    s = await v16(gateway)
+    try:
+        await s.send(call16.MeterValues(connector_id=2, meter_value=[{"timestamp": ts(10), "sampled_value": [
+            {"value": "230.4", "measurand": "Voltage", "phase": "L1-N", "unit": "V"}]}]))
+        start = await s.send(call16.StartTransaction(connector_id=2, id_tag="04A1B2C3D4E5F6", meter_start=5,
+                                                     timestamp=ts(11)))
+        await s.send(call16.StopTransaction(meter_stop=905, timestamp=ts(70), transaction_id=start.transaction_id,
+                                            reason="EVDisconnected"))  # no idTag: no authorisation
+    finally:
+        await s.close()
+    events = await read_topics(catalog, TOPICS, until=lambda ev: any(
+        e.type == "station.disconnected" and e.station_id == V16_STATION for e in ev))
+    got = by_type(events, V16_STATION)
+    voltage = got["meter.sampled"][0].payload
+    assert (voltage.evse_id, voltage.connector_id, voltage.transaction_ref, voltage.session_id, voltage.value,
+            voltage.unit) == (2, 1, None, None, 230.4, "V")
+    assert "transaction.updated" not in got  # no transactionId: samples only
+    ended = got["transaction.ended"][0].payload
+    sid = session_id(V16_STATION, start.transaction_id, datetime.fromisoformat(ts(11)))
+    assert (ended.evse_id, ended.connector_id, ended.session_id, ended.stopped_reason, ended.id_token,
+            ended.meter_stop_wh) == (2, 1, sid, "EVDisconnected", None, 905.0)
+    assert [e.payload.id_token for e in got["token.authorized"]] == ["04A1B2C3D4E5F6"]  # the start only
+
+
+@pytest.mark.parametrize("protocol", ["ocpp1.6", "ocpp2.0.1"])
+async def test_implausible_charger_clock_falls_back_to_receive_time(gateway, catalog, protocol):
+    s = await (v16(gateway) if protocol == "ocpp1.6" else v201(gateway))
+    station = s.station_id
+    try:
+        for stamp in ("2009-06-01T12:00:00Z", "2099-01-01T00:00:00Z", ts(0)):  # too old, future, plausible
+            if protocol == "ocpp1.6":
+                await s.send(call16.StatusNotification(connector_id=1, error_code="NoError", status="Available",
+                                                       timestamp=stamp))
+            else:
+                await s.send(call201.StatusNotification(timestamp=stamp, connector_status="Available", evse_id=1,
+                                                        connector_id=1))
+    finally:
+        await s.close()
+    events = await read_topics(catalog, TOPICS, until=lambda ev: len(
+        [e for e in ev if e.type == "station.status_changed" and e.station_id == station]) >= 3)
+    statuses = by_type(events, station)["station.status_changed"]
+    assert [e.clock_suspect for e in statuses] == [True, True, False]
+    assert all(e.occurred_at == e.received_at for e in statuses[:2])
+    assert statuses[2].occurred_at == datetime.fromisoformat(ts(0))
+    assert len({e.event_id for e in statuses}) == 3
+
+
+async def test_authorize_blocked_and_expired_both_versions(catalog, tmp_path):
+    """Blocked comes from the index; Expired only from real-time authorisation (the OCPI token has
+    no expiry), here answered by a stand-in for the OCPI adapter on auth-requests/auth-responses."""
+    app = GatewayApp(gateway_settings(tmp_path, realtime_auth=True, realtime_auth_timeout=5.0,
+                                      local_list_sync=False), catalog, health=False)
+    producer = EventProducer(catalog, client_id="test-emsp")
+    await producer.start()
+    replies: set[asyncio.Task] = set()
+
+    def answer(_topic, _key, event):
+        if isinstance(event, AuthRequested):  # the eMSP says: this token has expired
+            task = asyncio.ensure_future(producer.send(AuthResponded.create(
+                payload=AuthAnswer(request_id=event.payload.request_id, allowed="EXPIRED"),
+                source=Source.OCPI, received_at=utcnow())))
+            replies.add(task)
+            task.add_done_callback(replies.discard)
+
+    emsp = TopicFollower(catalog, ["auth-requests"], answer, from_end=True)
+    await emsp.start()
+    await app.start()
+    try:
+        s16, s201 = await v16(app), await v201(app)
+        try:
+            assert (await s16.send(call16.Authorize(id_tag="04EXPIRED0001"))).id_tag_info == {"status": "Expired"}
+            assert (await s16.send(call16.Authorize(id_tag="04BLOCKED00001"))).id_tag_info == {"status": "Blocked"}
+            expired = await s201.send(call201.Authorize(id_token={"id_token": "04EXPIRED0002", "type": "ISO14443"}))
+            blocked = await s201.send(call201.Authorize(id_token={"id_token": "04BLOCKED00001", "type": "ISO14443"}))
+            assert (expired.id_token_info, blocked.id_token_info) == ({"status": "Expired"}, {"status": "Blocked"})
+        finally:
+            await s16.close()
+            await s201.close()
+        events = await read_topics(catalog, TOPICS, until=lambda ev: sum(e.type == "token.authorized" for e in ev) >= 4)
+        decisions = {(e.station_id, e.payload.id_token): (e.payload.status, e.payload.decided_by)
+                     for e in events if e.type == "token.authorized"}
+        assert decisions == {
+            (V16_STATION, "04EXPIRED0001"): ("Expired", "realtime"),
+            (V16_STATION, "04BLOCKED00001"): ("Blocked", "index"),
+            (V201_STATION, "04EXPIRED0002"): ("Expired", "realtime"),
+            (V201_STATION, "04BLOCKED00001"): ("Blocked", "index"),
+        }
+    finally:
+        app.settings.drain_seconds = 0
+        await app.stop()
+        await emsp.stop()
+        await producer.stop()

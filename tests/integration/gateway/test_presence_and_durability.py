@@ -63,6 +63,53 @@ async def test_ping_timeout_marks_station_disconnected(catalog, tmp_path):
         await app.stop()
 
 
+async def test_missed_heartbeats_close_the_connection_and_say_why(catalog, tmp_path):
+    """interval 1 s × grace 2: a station silent for 2 s is closed with reason heartbeat_missed; one
+    that keeps heartbeating stays. A charger gone dark (its TCP connection unread) is reported after
+    the close timeout, without holding up the report of the others."""
+    app = GatewayApp(gateway_settings(tmp_path, heartbeat_interval=1, heartbeat_grace=2.0), catalog, health=False)
+    await app.start()
+    base = f"ws://127.0.0.1:{app.server.port}/ocpp"
+    dark = await connect(f"{base}/MUC-DC-002", subprotocols=["ocpp1.6"],
+                         additional_headers=basic("MUC-DC-002", KEYS["MUC-DC-002"]), ping_interval=None)
+    dark.transport.pause_reading()  # gone dark: never reads the gateway's close frame
+    silent = V16Station(V16_STATION, base, KEYS[V16_STATION])
+    alive = V201Station(V201_STATION, base, KEYS[V201_STATION])
+    loop = asyncio.get_running_loop()
+
+    async def keep_alive():
+        while True:
+            await alive.heartbeat()
+            await asyncio.sleep(0.4)
+
+    def reasons(events):
+        return {e.station_id: e.payload.reason for e in events if e.type == "station.disconnected"}
+
+    heartbeats = None
+    try:
+        await silent.connect()
+        await alive.connect()
+        heartbeats = asyncio.create_task(keep_alive())
+        assert (await silent.boot()).interval == 1  # the interval the watchdog holds it to
+        t0 = loop.time()
+        await asyncio.wait_for(silent.wait_closed(), 6)
+        assert 1.5 < loop.time() - t0 < 6 and silent.ws.close_code == 1001
+        events = await read_topics(catalog, ["station-events"], until=lambda ev: len(reasons(ev)) >= 2, timeout=30)
+        assert reasons(events) == {V16_STATION: "heartbeat_missed", "MUC-DC-002": "heartbeat_missed"}
+        assert alive.connected and app.registry.get(V201_STATION) is not None
+        presence = await read_topics(catalog, ["station-presence"])
+        latest = {e.station_id: e.payload.online for e in presence}
+        assert latest == {V16_STATION: False, "MUC-DC-002": False, V201_STATION: True}
+    finally:
+        if heartbeats is not None:
+            heartbeats.cancel()
+        dark.transport.abort()
+        await silent.close()
+        await alive.close()
+        app.settings.drain_seconds = 0
+        await app.stop()
+
+
 def gateway_env(settings: KafkaSettings, tmp_path: Path, port: int, health: int, instance: str) -> dict:
     return {**os.environ,
             "VOLTSTREAM_KAFKA_BOOTSTRAP": settings.bootstrap, "VOLTSTREAM_KAFKA_TOPIC_PREFIX": settings.topic_prefix,
@@ -191,6 +238,9 @@ async def test_kafka_stopped_mid_run_spool_then_exactly_once_in_effect(tmp_path)
                 connector_id=1, error_code="NoError", status="Charging" if i % 2 else "SuspendedEV",
                 timestamp=f"2026-02-01T10:00:{i:02d}Z")))
         assert len(answered) == 12 and len(answered_before) == 3
+        # a transaction start too: its transaction-evses record is spooled with it
+        start = await station.send(call16.StartTransaction(connector_id=2, id_tag="04A1B2C3D4E5F6", meter_start=0,
+                                                           timestamp="2026-02-01T10:01:00Z"))
         assert app.spool.pending_events >= 10
         await asyncio.to_thread(broker.start)  # Kafka back: the spool is replayed in order
         await wait_for(lambda: app.spool.empty(), 90, "spool replay")
@@ -203,6 +253,9 @@ async def test_kafka_stopped_mid_run_spool_then_exactly_once_in_effect(tmp_path)
         order = [next(e.occurred_at for e in statuses if e.event_id == i) for i in first_seen]
         assert order == sorted(order)
         assert sum(e.type == "station.heartbeat" for e in events) >= 3
+        view = await read_topics(settings, ["transaction-evses"], until=lambda ev: len(ev) >= 1)
+        assert [(e.type, e.payload.transaction_ref, e.payload.evse_id) for e in view] == [
+            ("transaction.started", str(start.transaction_id), 2)]
         await station.close()
         app.settings.drain_seconds = 0
         await app.stop()
