@@ -5,7 +5,13 @@ management, for both OCPP versions, on the `ocpp` package's own routing and sche
 configuration / device model, local authorisation list with its limits, reservations, charging
 profiles, the current AuthorizationKey, and the log of every CALL it received. Tests steer it:
 `silent` actions are never answered (a charger that never answers), `answers` overrides the
-status of an action.
+status of an action, `unreadable` configuration keys fail to read (1.6: the GetConfiguration
+naming one gets a CALLERROR InternalError; 2.0.1: that variable's attributeStatus is Rejected).
+
+Local pre-authorisation (1.6 `LocalPreAuthorize`, 2.0.1 `AuthCtrlr.LocalPreAuthorize`) ships
+as "false" (the charger asks the CSMS while online and uses its local list offline only), with
+`LocalAuthorizeOffline` "true": OCPP defines no default and vendors differ, so the gateway reads
+it rather than assuming. Tests set `config[...]` to "true" or delete the key (unknown).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from ocpp.exceptions import InternalError
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint as V16ChargePoint
 from ocpp.v16 import call_result as r16
@@ -28,13 +35,15 @@ SECRET_201 = ("SecurityCtrlr", "BasicAuthPassword")
 class Device:
     config: dict[str, str] = field(default_factory=lambda: {
         "HeartbeatInterval": "300", "LocalAuthListEnabled": "true", "LocalAuthListMaxLength": "100",
-        "SendLocalListMaxLength": "20",
+        "SendLocalListMaxLength": "20", "LocalPreAuthorize": "false", "LocalAuthorizeOffline": "true",
         # 2.0.1 device model: "Component.Variable" (Actual) or "Component.Variable.MaxSet"
         "OCPPCommCtrlr.HeartbeatInterval": "300", "LocalAuthListCtrlr.Enabled": "true",
         "LocalAuthListCtrlr.Entries.MaxSet": "100", "LocalAuthListCtrlr.ItemsPerMessage": "20",
-        "LocalAuthListCtrlr.BytesPerMessage": "8000",
+        "LocalAuthListCtrlr.BytesPerMessage": "8000", "AuthCtrlr.LocalPreAuthorize": "false",
+        "AuthCtrlr.LocalAuthorizeOffline": "true",
     })
     readonly: set[str] = field(default_factory=lambda: {"LocalAuthListMaxLength", "SendLocalListMaxLength"})
+    unreadable: set[str] = field(default_factory=set)  # configuration keys whose read fails
     local_list: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> info
     list_version: int = 0
     list_messages: list[dict[str, Any]] = field(default_factory=list)  # every SendLocalList received
@@ -118,6 +127,9 @@ class RemoteV16ChargePoint(_Silence, V16ChargePoint):
     @on("GetConfiguration")
     def get_configuration(self, key: list[str] | None = None):
         names = key if key is not None else [k for k in self.device.config if "." not in k]
+        failing = sorted(set(names) & self.device.unreadable)
+        if failing:
+            raise InternalError(description=f"cannot read {', '.join(failing)}")
         known = [{"key": k, "readonly": k in self.device.readonly, "value": self.device.config[k]}
                  for k in names if k in self.device.config]
         unknown = [k for k in names if k not in self.device.config]
@@ -238,6 +250,10 @@ class RemoteV201ChargePoint(_Silence, V201ChargePoint):
             name, value = self._variable(item)
             if (item["component"]["name"], item["variable"]["name"]) == SECRET_201:
                 value = None  # write-only
+            if name in self.device.unreadable:
+                results.append({"attribute_status": "Rejected", "component": item["component"],
+                                "variable": item["variable"]})
+                continue
             result = {"attribute_status": "Accepted" if value is not None else "UnknownVariable",
                       "component": item["component"], "variable": item["variable"]}
             if "attribute_type" in item:

@@ -10,6 +10,10 @@
 - writes exactly one result per command it acts on, with the reply context echoed.
 
 Bad arguments or a payload the OCA schema refuses give `rejected_by_gateway`, never a crash.
+
+A special kind's handler that also has `command_done(connection, command)` hears of every command
+this replica ran, whatever the outcome (the local-list sync re-reads a station's local
+pre-authorisation after a set_configuration of it).
 """
 
 from __future__ import annotations
@@ -142,6 +146,18 @@ class CommandConsumer:
         else:
             await self.results.write(station_id, cmd, CommandOutcome.ANSWERED, status=status_of(response),
                                      response=response)
+        finally:
+            self._done(conn, cmd)
+
+    def _done(self, conn: StationConnection, cmd: CommandRequest) -> None:
+        for observer in {id(s): s for s in self.specials.values()}.values():
+            command_done = getattr(observer, "command_done", None)
+            if command_done is None:
+                continue
+            try:
+                command_done(conn, cmd)
+            except Exception:  # noqa: BLE001 - an observer never breaks the command path
+                log.exception("command_observer_failed", command_id=cmd.command_id, station_id=conn.station_id)
 
     async def _execute(self, conn: StationConnection, cmd: CommandRequest, timeout: float) -> dict[str, Any]:
         args = parse_args(cmd.kind, cmd.args)
