@@ -63,7 +63,8 @@ class GatewayApp:
         self.local_lists = LocalListSync(self.index, self.registry, interval=s.local_list_interval,
                                          call_timeout=s.call_timeout,
                                          default_max_entries=s.local_list_default_max_entries,
-                                         default_per_message=s.local_list_default_per_message)
+                                         default_per_message=s.local_list_default_per_message,
+                                         realtime_for_allowed=s.realtime_auth and s.realtime_for_allowed)
         self.commands = CommandConsumer(
             self.kafka, self.registry, self.index, ResultWriter(self.sink), call_timeout=s.call_timeout,
             result_margin=s.command_result_margin,

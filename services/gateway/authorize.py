@@ -11,12 +11,19 @@ Whitelist rules (mod_tokens.asciidoc WhitelistType; docs/ocpi-receiver.md), with
 - an unknown uid: asked (the OCPI adapter knows whether a hub or default eMSP can answer);
   without an answer: Unknown. The validity of a token does not skip the real-time check.
 Without a RealtimeAuthorizer the index decides and NEVER is Invalid.
+
+Authorisation cache: a charger keeps Accepted answers in its cache (1.6 AuthorizationCache, 2.0.1
+AuthCacheCtrlr) and may answer the next presentation from it without asking us. An Accepted token
+that must be checked again next time (one asked in real time per its whitelist, an unknown uid,
+a remote start's token, which authorises that one session) gets an expiry of now (1.6 expiryDate,
+2.0.1 cacheExpiryDateTime: "the date at which idTag should be removed from the Authorization
+Cache"), so the charger asks again instead of answering from its cache.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Protocol
 
 from libs.catalog.index import CatalogIndex
@@ -61,6 +68,22 @@ class Authorizer:
 
     async def decide(self, station_id: str, id_token: str, token_type: str | None = None,
                      evse_id: int | None = None) -> AuthDecision:
+        decision = await self._decide(station_id, id_token, token_type, evse_id)
+        if decision.status == "Accepted" and self._ask_next_time(self.index.token(id_token), decision):
+            decision = decision.model_copy(update={"expires_at": datetime.now(UTC)})
+        return decision
+
+    def _ask_next_time(self, token, decision: AuthDecision) -> bool:
+        """Whether the next presentation of this token must reach us (not the charger's cache)."""
+        if decision.decided_by in ("realtime", "remote_start"):
+            return True
+        if self.realtime is None:
+            return False
+        whitelist = str(token.whitelist) if token is not None else None
+        return token is None or whitelist in ASKED or (whitelist == "ALLOWED" and self.realtime_for_allowed)
+
+    async def _decide(self, station_id: str, id_token: str, token_type: str | None,
+                      evse_id: int | None) -> AuthDecision:
         # 2.0.1 types are ISO14443, eMAID, Central, …; OCPI types RFID, APP_USER, …: match by uid.
         token = self.index.token(id_token)
         base = dict(id_token=id_token, token_type=token_type, evse_id=evse_id)

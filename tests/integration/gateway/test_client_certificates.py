@@ -9,14 +9,12 @@ import ssl
 
 import pytest
 
-pytest.importorskip("cryptography", reason="cryptography is needed to build the test PKI")
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidMessage, InvalidStatus
 
-from websockets.asyncio.client import connect  # noqa: E402
-from websockets.exceptions import InvalidMessage, InvalidStatus  # noqa: E402
-
-from libs.simulator.chargers import V201Station  # noqa: E402
-from services.gateway.app import GatewayApp  # noqa: E402
-from tests.integration.gateway.conftest import (  # noqa: E402
+from libs.simulator.chargers import V201Station
+from services.gateway.app import GatewayApp
+from tests.integration.gateway.conftest import (
     KEYS,
     V16_STATION,
     basic,
@@ -24,7 +22,7 @@ from tests.integration.gateway.conftest import (  # noqa: E402
     publish_catalog,
     read_topics,
 )
-from tests.integration.gateway.pki import Pki, make_pki  # noqa: E402
+from tests.integration.gateway.pki import Pki, make_pki
 
 pytestmark = pytest.mark.kafka
 

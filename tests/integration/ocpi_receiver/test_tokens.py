@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from ocpp.v16 import call as call16
+from ocpp.v201 import call as call201
 
 from libs.catalog.index import short_alias
 from libs.events.reference import TokenPublished
@@ -128,10 +129,17 @@ async def test_realtime_authorisation_answered_by_the_emsp_and_its_timeout_fallb
                            "04OFFLINE001": ("BLOCKED", None)}
 
     # answered by the eMSP: at a 1.6 and a 2.0.1 charger
-    assert await world.v16.authorize("04NEVER00001") == "Accepted"
-    assert await world.v201.authorize("04NEVER00002") == "Accepted"
+    info16 = (await world.v16.send(call16.Authorize(id_tag="04NEVER00001"))).id_tag_info
+    info201 = (await world.v201.send(call201.Authorize(
+        id_token={"id_token": "04NEVER00002", "type": "ISO14443"}))).id_token_info
+    assert info16["status"] == info201["status"] == "Accepted"
+    # asked in real time, so not to be answered from the chargers' authorisation caches next time
+    now = datetime.now(UTC)
+    assert datetime.fromisoformat(info16["expiry_date"].replace("Z", "+00:00")) <= now
+    assert datetime.fromisoformat(info201["cache_expiry_date_time"].replace("Z", "+00:00")) <= now
     assert await world.v201.authorize("04OFFLINE001") == "Blocked"  # the eMSP's word beats the whitelist
-    assert await world.v16.authorize("04ALLOWED001") == "Accepted"  # ALLOWED: the index decides here
+    allowed = (await world.v16.send(call16.Authorize(id_tag="04ALLOWED001"))).id_tag_info
+    assert allowed == {"status": "Accepted"}  # ALLOWED: the index decides here, and the cache may keep it
     assert await world.v16.authorize("04UNKNOWN999") == "Invalid"  # nobody to ask about an unknown uid
     call = emsp.authorize_calls[0]
     assert call.path.endswith("/tokens/04NEVER00001/authorize?type=RFID")
