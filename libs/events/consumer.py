@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,8 @@ import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
+from prometheus_client import Histogram
+
 from libs.events.bus import KafkaSettings
 from libs.events.codec import DecodeError, decode
 from libs.events.dlq import DeadLetter, DeadLetters
@@ -25,6 +28,13 @@ from libs.events.envelope import Event
 from libs.events.producer import EventProducer
 
 log = structlog.get_logger("consumer")
+
+# Time from a record's broker timestamp to its batch being handled and committed: where a service
+# stands behind its input, in seconds (the oldest record of each partition in a batch).
+HANDLED_LAG = Histogram(
+    "voltstream_consumer_handled_lag_seconds", "Record timestamp to handled, per batch and partition",
+    ["service", "topic"], buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
+)
 
 
 @dataclass(frozen=True)
@@ -181,3 +191,7 @@ class EventConsumer:
         await self._consumer.commit(
             {tp: OffsetAndMetadata(records[-1].offset + 1, "") for tp, records in batches.items()}
         )
+        now_ms = time.time() * 1000
+        for tp, records in batches.items():
+            topic = tp.topic.removeprefix(self.settings.topic_prefix)
+            HANDLED_LAG.labels(self.service, topic).observe(max(0.0, now_ms - records[0].timestamp) / 1000)

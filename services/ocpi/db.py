@@ -11,6 +11,9 @@ Datetimes are naive UTC in the database (SQLite has no time zones).
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from itertools import chain
 
@@ -26,7 +29,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 
@@ -250,5 +253,29 @@ def _dialect_insert(dialect: str):
     return insert
 
 
+class GatedSessionmaker(async_sessionmaker):
+    """`begin()` transactions of one process take turns on SQLite.
+
+    SQLite has one writer per database file. Without the gate, the consumer, the pusher's parallel
+    deliveries and the API's writes each waited in SQLite's busy handler, which sleeps 1 to 100 ms
+    per retry: under load that was most of the OCPI service's stop -> CDR latency (py-spy: the
+    connection threads sat in sqlite3InvokeBusyHandler). Queued on an asyncio lock instead, a writer
+    starts the moment the previous one commits. PostgreSQL locks rows itself: no gate. Never open a
+    `begin()` inside another one (the lock is not re-entrant; on SQLite that deadlocked anyway)."""
+
+    def __init__(self, engine: AsyncEngine, **kwargs) -> None:
+        super().__init__(engine, **kwargs)
+        self._gate = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[AsyncSession]:
+        if self._gate is None:
+            async with super().begin() as db:
+                yield db
+            return
+        async with self._gate, super().begin() as db:
+            yield db
+
+
 def sessionmaker(engine: AsyncEngine) -> async_sessionmaker:
-    return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=ReadModelSession)
+    return GatedSessionmaker(engine, expire_on_commit=False, sync_session_class=ReadModelSession)

@@ -9,7 +9,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from libs.ocpi.status import OcpiStatus
@@ -127,7 +127,10 @@ def create_app(*, settings, sessionmaker, client, metrics, ready=lambda: True) -
         pusher = getattr(app.state, "pusher", None)
         if pusher is not None:
             await pusher.refresh_metrics()
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        # the app's own registry (one per app, so tests can run several) plus the process-wide one
+        # the shared libs report to (consumer lag, dead letters, process figures)
+        body = generate_latest(metrics.registry) + generate_latest(REGISTRY)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     app.add_middleware(OcpiHeaders, metrics=metrics, settings=settings)
     return app
