@@ -55,7 +55,7 @@ class GatewayApp:
         self.presence = PresencePublisher(self.sink, self.settings.instance_id)
         self.lease = LeaseKeeper(self.sink, self.settings.instance_id, lease_renew, lease_ttl)
         self.watchdog = HeartbeatWatchdog(self.registry, self.settings.heartbeat_interval,
-                                          self.settings.heartbeat_grace)
+                                          self.settings.heartbeat_grace, pings=bool(self.settings.ping_interval))
         self.transactions = TransactionEvses(self.kafka)
         self.server = GatewayServer(self.settings, self.index, self.authorizer, self.sink, self.tap,
                                     self.presence, self.registry, self.transactions)

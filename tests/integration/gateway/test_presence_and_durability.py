@@ -64,16 +64,19 @@ async def test_ping_timeout_marks_station_disconnected(catalog, tmp_path):
 
 
 async def test_missed_heartbeats_close_the_connection_and_say_why(catalog, tmp_path):
-    """interval 1 s × grace 2: a station silent for 2 s is closed with reason heartbeat_missed; one
-    that keeps heartbeating stays. A charger gone dark (its TCP connection unread) is reported after
-    the close timeout, without holding up the report of the others."""
-    app = GatewayApp(gateway_settings(tmp_path, heartbeat_interval=1, heartbeat_grace=2.0), catalog, health=False)
+    """interval 1 s × grace 2: a 2.0.1 station silent for 2 s is closed with reason heartbeat_missed;
+    one that keeps heartbeating stays. A charger gone dark (its TCP connection unread) is reported
+    after the close timeout, without holding up the report of the others. A silent 1.6 station
+    stays: heartbeats are optional in 1.6J while the gateway pings it and it answers."""
+    app = GatewayApp(gateway_settings(tmp_path, heartbeat_interval=1, heartbeat_grace=2.0, ping_interval=0.5),
+                     catalog, health=False)
     await app.start()
     base = f"ws://127.0.0.1:{app.server.port}/ocpp"
-    dark = await connect(f"{base}/MUC-DC-002", subprotocols=["ocpp1.6"],
-                         additional_headers=basic("MUC-DC-002", KEYS["MUC-DC-002"]), ping_interval=None)
+    dark = await connect(f"{base}/MUC-DC-001", subprotocols=["ocpp2.0.1"],
+                         additional_headers=basic("MUC-DC-001", KEYS["MUC-DC-001"]), ping_interval=None)
     dark.transport.pause_reading()  # gone dark: never reads the gateway's close frame
-    silent = V16Station(V16_STATION, base, KEYS[V16_STATION])
+    silent = V201Station("MUC-DC-002", base, KEYS["MUC-DC-002"])
+    silent16 = V16Station(V16_STATION, base, KEYS[V16_STATION])
     alive = V201Station(V201_STATION, base, KEYS[V201_STATION])
     loop = asyncio.get_running_loop()
 
@@ -88,36 +91,30 @@ async def test_missed_heartbeats_close_the_connection_and_say_why(catalog, tmp_p
     heartbeats = None
     try:
         await silent.connect()
+        await silent16.connect()
         await alive.connect()
         heartbeats = asyncio.create_task(keep_alive())
         assert (await silent.boot()).interval == 1  # the interval the watchdog holds it to
+        assert (await silent16.boot()).interval == 1
         t0 = loop.time()
         await asyncio.wait_for(silent.wait_closed(), 6)
         assert 1.5 < loop.time() - t0 < 6 and silent.ws.close_code == 1001
         events = await read_topics(catalog, ["station-events"], until=lambda ev: len(reasons(ev)) >= 2, timeout=30)
-        assert reasons(events) == {V16_STATION: "heartbeat_missed", "MUC-DC-002": "heartbeat_missed"}
-        assert alive.connected and app.registry.get(V201_STATION) is not None
+        assert reasons(events) == {"MUC-DC-002": "heartbeat_missed", "MUC-DC-001": "heartbeat_missed"}
+        assert loop.time() - t0 > 3  # well past the 2 s limit: the silent 1.6 station is still there
+        assert alive.connected and silent16.connected and app.registry.get(V16_STATION) is not None
         presence = await read_topics(catalog, ["station-presence"])
         latest = {e.station_id: e.payload.online for e in presence}
-        assert latest == {V16_STATION: False, "MUC-DC-002": False, V201_STATION: True}
+        assert latest == {"MUC-DC-002": False, "MUC-DC-001": False, V201_STATION: True, V16_STATION: True}
     finally:
         if heartbeats is not None:
             heartbeats.cancel()
         dark.transport.abort()
         await silent.close()
+        await silent16.close()
         await alive.close()
         app.settings.drain_seconds = 0
         await app.stop()
-
-
-def gateway_env(settings: KafkaSettings, tmp_path: Path, port: int, health: int, instance: str) -> dict:
-    return {**os.environ,
-            "VOLTSTREAM_KAFKA_BOOTSTRAP": settings.bootstrap, "VOLTSTREAM_KAFKA_TOPIC_PREFIX": settings.topic_prefix,
-            "VOLTSTREAM_KAFKA_STATION_PARTITIONS": str(settings.station_partitions),
-            "VOLTSTREAM_KAFKA_OTHER_PARTITIONS": str(settings.other_partitions),
-            "VOLTSTREAM_GATEWAY_HOST": "127.0.0.1", "VOLTSTREAM_GATEWAY_PORT": str(port),
-            "VOLTSTREAM_GATEWAY_HEALTH_HOST": "127.0.0.1", "VOLTSTREAM_GATEWAY_HEALTH_PORT": str(health),
-            "VOLTSTREAM_GATEWAY_SPOOL_DIR": str(tmp_path / "spool"), "VOLTSTREAM_GATEWAY_INSTANCE_ID": instance}
 
 
 async def wait_ready(health_port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
