@@ -52,6 +52,16 @@ def camel_to_snake_case(data: Any) -> Any:
     return data
 
 
+# Actions whose handlers read nested data from call.payload (camelCase, as sent): their keyword
+# arguments are converted at the top level only. Converting every sampled value of a MeterValues or
+# TransactionEvent to snake_case, for handlers that never read it, cost ~10 % of the gateway's CPU.
+SHALLOW_KWARGS = frozenset({"MeterValues", "TransactionEvent"})
+
+
+def top_level_snake_case(data: dict[str, Any]) -> dict[str, Any]:
+    return {_snake_key(k): v for k, v in data.items()}
+
+
 class CallErrorReceived(Exception):
     def __init__(self, code: str, description: str, details: Any):
         super().__init__(f"{code}: {description}")
@@ -155,7 +165,8 @@ class StationConnection:
             raise OcppFault(Fault.NOT_REGISTERED, "station is not registered", frame.message_id)
         call = CallContext(self.station_id, self.connection_id, seq, received_at, frame.message_id, action,
                            frame.payload)
-        kwargs = camel_to_snake_case(frame.payload)
+        convert = top_level_snake_case if action in SHALLOW_KWARGS else camel_to_snake_case
+        kwargs = convert(frame.payload)
         route = self.handlers.route_map[action]
         reply = await route["_on_action"](call, **kwargs)
         payload = reply.payload_json()
