@@ -1,13 +1,15 @@
 """TopicFollower: read whole topics without a consumer group, and say when caught up.
 
-Used for compacted reference topics (read from the beginning, every replica its own full copy)
-and for `commands` (read from the end: a restarted gateway never replays old commands).
+Used for compacted reference topics (read from the beginning, every replica its own full copy),
+for `commands` (read from the end: a restarted gateway never replays old commands), and from a
+point in time (`since`: the OCPI adapter looking for command results it still owes).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -31,14 +33,18 @@ class TopicFollower:
         on_record: OnRecord,
         *,
         from_end: bool = False,
+        since: datetime | None = None,
         on_undecodable: OnUndecodable | None = None,
     ):
+        """since: start at the first record with a timestamp at or after it (naive = UTC); caught
+        up once at the end the topics had at start. Excludes from_end."""
         self.settings = settings
         self.registry = settings.topics()
         self.bases = {self.registry.name(t): t for t in topics}
         self.on_record = on_record
         self.on_undecodable = on_undecodable
         self.from_end = from_end
+        self.since = since
         self.caught_up = asyncio.Event()
         # aiokafka clients bind to the running loop: created in start(), so a follower can be
         # constructed anywhere (e.g. in a service's __init__ before asyncio.run).
@@ -57,7 +63,9 @@ class TopicFollower:
             parts = await self._partitions_for(name)
             partitions += [TopicPartition(name, p) for p in sorted(parts)]
         self._consumer.assign(partitions)
-        if self.from_end:
+        if self.since is not None:
+            await self._seek_to_time(partitions)
+        elif self.from_end:
             await self._consumer.seek_to_end(*partitions)
             for tp in partitions:
                 await self._consumer.position(tp)  # resolve "end" now, not at first fetch
@@ -68,6 +76,15 @@ class TopicFollower:
             self._end = {tp: off for tp, off in self._end.items() if off > 0}
             await self._check_caught_up()
         self._task = asyncio.create_task(self._run(), name="topic-follower")
+
+    async def _seek_to_time(self, partitions: list[TopicPartition]) -> None:
+        since = self.since if self.since.tzinfo else self.since.replace(tzinfo=UTC)
+        found = await self._consumer.offsets_for_times({tp: int(since.timestamp() * 1000) for tp in partitions})
+        self._end = await self._consumer.end_offsets(partitions)
+        for tp in partitions:
+            at = found.get(tp)
+            self._consumer.seek(tp, at.offset if at is not None else self._end[tp])  # None: nothing that new
+        await self._check_caught_up()
 
     async def _partitions_for(self, name: str) -> set[int]:
         for _ in range(50):

@@ -15,7 +15,6 @@ from its end).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,15 +22,15 @@ from typing import Any
 
 import orjson
 import structlog
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy import DateTime, Integer, String, Text, and_, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from libs.events.bus import KafkaSettings
-from libs.events.codec import DecodeError, decode
 from libs.events.control import CommandAnswer, CommandResult
-from services.ocpi.db import aware, naive_utc, now_naive
+from libs.events.envelope import Event
+from libs.events.follower import TopicFollower
+from services.ocpi.db import naive_utc, now_naive
 
 log = structlog.get_logger("ocpi.pending_commands")
 KEEP = timedelta(days=1)  # rows older than this are dropped at start, posted or not
@@ -155,59 +154,15 @@ class ResultScan:
         self.since = since
         self.waiting: dict[str, asyncio.Future[CommandAnswer]] = {}
         self._ids = set(command_ids)
-        self.caught_up = asyncio.Event()
-        self._consumer: AIOKafkaConsumer | None = None
-        self._task: asyncio.Task | None = None
-        self._end: dict[TopicPartition, int] = {}
+        self._follower = TopicFollower(kafka, ["command-results"], self._deliver, since=since)
+        self.caught_up = self._follower.caught_up
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         self.waiting = {cid: loop.create_future() for cid in self._ids}
-        self._consumer = AIOKafkaConsumer(**self.kafka.client_kwargs(), group_id=None, enable_auto_commit=False,
-                                          isolation_level="read_committed")
-        await self._consumer.start()
-        name = self.kafka.topics().name("command-results")
-        parts = self._consumer.partitions_for_topic(name)
-        if not parts:
-            await self._consumer._client.force_metadata_update()
-            parts = self._consumer.partitions_for_topic(name) or set()
-        tps = [TopicPartition(name, p) for p in sorted(parts)]
-        self._consumer.assign(tps)
-        since_ms = int(aware(self.since).timestamp() * 1000)
-        offsets = await self._consumer.offsets_for_times({tp: since_ms for tp in tps}) if tps else {}
-        self._end = await self._consumer.end_offsets(tps) if tps else {}
-        for tp in tps:
-            found = offsets.get(tp)
-            if found is None:
-                self._consumer.seek(tp, self._end[tp])
-            else:
-                self._consumer.seek(tp, found.offset)
-        await self._check_caught_up()
-        self._task = asyncio.create_task(self._run(), name="ocpi-command-results-scan")
+        await self._follower.start()
 
-    async def _check_caught_up(self) -> None:
-        if self.caught_up.is_set():
-            return
-        for tp, end in self._end.items():
-            if await self._consumer.position(tp) < end:
-                return
-        self.caught_up.set()
-
-    async def _run(self) -> None:
-        while True:
-            batches = await self._consumer.getmany(timeout_ms=200, max_records=2000)
-            for records in batches.values():
-                for rec in records:
-                    self._deliver(rec.value)
-            await self._check_caught_up()
-
-    def _deliver(self, value: bytes | None) -> None:
-        if value is None:
-            return
-        try:
-            event = decode(value)
-        except DecodeError:
-            return
+    def _deliver(self, _topic: str, _key: str, event: Event | None) -> None:
         if isinstance(event, CommandResult):
             fut = self.waiting.get(event.payload.command_id)
             if fut is not None and not fut.done():
@@ -223,12 +178,7 @@ class ResultScan:
             return fut.result() if fut.done() else None
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        if self._consumer is not None:
-            await self._consumer.stop()
+        await self._follower.stop()
 
 
 def scan_start(pending: Iterable[Pending], skew: timedelta = timedelta(seconds=60)) -> datetime:
