@@ -57,14 +57,7 @@ async def evse_statuses(emsp: Emsp) -> dict[str, str]:
 
 
 async def check(system: System, emsp: Emsp, sent: list[SentSession], samples_sent: int,
-                timeout: float = 240.0, failed_over_v201: frozenset[str] = frozenset()) -> dict:
-    """`failed_over_v201`: 2.0.1 stations that moved to the other gateway replica mid-transaction.
-    Known gateway bug (reported): the replica that did not see TransactionEvent Started emits the
-    following meter samples with evse_id 0 (the 2.0.1 Updated/Ended carry no `evse`, and the
-    transaction -> EVSE memory is per replica, in memory), so the per-EVSE hourly energy view
-    loses the span between the two EVSE keys for those stations. For them only, the view is
-    checked as "never more than sent" and the evse-0 rows must come from them alone; every other
-    figure (raw samples, register spans, sessions, CDRs) is checked exactly for every station."""
+                timeout: float = 240.0) -> dict:
     expected = {key(s.evse_uid, s.start): s for s in sent}
     assert len(expected) == len(sent), "two simulated sessions share an EVSE and start second"
     n = len(sent)
@@ -137,13 +130,10 @@ async def check(system: System, emsp: Emsp, sent: list[SentSession], samples_sen
     for s in sent:
         sent_per_station[s.station_id] = sent_per_station.get(s.station_id, Decimal(0)) + s.energy_wh
     for station, wh in sent_per_station.items():
-        if station in failed_over_v201:
-            assert hourly.get(station, Decimal(0)) <= wh, (station, hourly.get(station), wh)
-        else:
-            assert hourly.get(station) == wh, (station, hourly.get(station), wh)
+        assert hourly.get(station) == wh, (station, hourly.get(station), wh)
     evse0 = {r[0] for r in await system.query(
         "SELECT DISTINCT station_id FROM meter_values FINAL WHERE evse_id = 0")}
-    assert evse0 <= failed_over_v201, (evse0, failed_over_v201)
+    assert not evse0, evse0  # every sample knows its EVSE, also after a failover
     ch_cdrs = await system.query("SELECT count(), toString(sum(total_energy_kwh)), "
                                  "toString(sum(total_cost_excl_vat)) FROM cdrs FINAL")
     assert int(ch_cdrs[0][0]) == n and dec(ch_cdrs[0][1]) == Decimal(total_wh) / 1000, ch_cdrs

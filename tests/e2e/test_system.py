@@ -165,8 +165,9 @@ async def test_every_service_killed_and_restarted_while_charging(kafka_settings,
         await asyncio.wait_for(running, 180)
         sent = [s for c in chargers for s in c.sessions]
         assert len(sent) == 20
-        moved_v201 = frozenset(c.spec.station_id for c in orphans if c.spec.protocol == cat.V201)
-        await check(system, emsp, sent, sum(c.samples_sent for c in chargers), failed_over_v201=moved_v201)
+        # the 2.0.1 stations among them sent Updated / Ended without `evse` to gateway-b, which never
+        # saw their Started: the EVSE comes from transaction-evses, so every figure is checked exactly
+        await check(system, emsp, sent, sum(c.samples_sent for c in chargers))
         assert sum(c.reconnects for c in orphans) >= 5
     finally:
         await teardown(system, emsp, chargers)
