@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from libs.ocpi.models import Tariff
 from libs.ocpi.types import TariffDimensionType
+from libs.tariffs.ledger import PER_FEE, PER_HOUR, PER_KWH, Rate, make_rate
 from libs.tariffs.money import dec
 from libs.tariffs.restrictions import Moment, Restriction
 
@@ -17,6 +18,7 @@ DIMENSIONS = (
     TariffDimensionType.TIME,
     TariffDimensionType.PARKING_TIME,
 )
+_PER = {"FLAT": PER_FEE, "ENERGY": PER_KWH, "TIME": PER_HOUR, "PARKING_TIME": PER_HOUR}
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +28,7 @@ class Component:
     vat: Decimal | None
     step_size: int
     element: int  # index of its TariffElement
+    rate: Rate  # price and VAT as the ledger bills them (shared by equal components)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,13 +78,17 @@ def compile_tariff(tariff: Tariff) -> CompiledTariff:
     minutes: set[int] = set()
     durations: set[int] = set()
     energies: set[Decimal] = set()
+    rates: dict[tuple[int, Decimal, Decimal | None], Rate] = {}
     for index, element in enumerate(tariff.elements):
         restriction = Restriction.of(element.restrictions)
         for pc in element.price_components:
-            comp = Component(
-                dimension=pc.type.value, price=dec(pc.price), vat=None if pc.vat is None else dec(pc.vat),
-                step_size=pc.step_size, element=index,
-            )
+            dimension, price, vat = pc.type.value, dec(pc.price), None if pc.vat is None else dec(pc.vat)
+            key = (_PER[dimension], price, vat)
+            rate = rates.get(key)
+            if rate is None:
+                rate = rates[key] = make_rate(*key)
+            comp = Component(dimension=dimension, price=price, vat=vat, step_size=pc.step_size, element=index,
+                             rate=rate)
             candidates[comp.dimension].append(Candidate(restriction, comp))
         r = restriction
         for m in (r.start_min, r.end_min):

@@ -6,8 +6,9 @@ Order of work (each step its own module):
 3. per slice and dimension, the first matching element prices it (`compiled.first`), FLAT once
    per session (and once per reservation);
 4. step_size once per session per group (`step_size`);
-5. VAT per component (`vat`), one rounding per category (`money`);
-6. min_price / max_price on the total (`limits`).
+5. every priced quantity goes to the `ledger` under its category and rate (price, VAT);
+6. exact amounts per category and in total from the ledger; min_price / max_price on the exact
+   total (`limits`); then each CDR field is rounded once (`money`).
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from libs.tariffs.compiled import CompiledTariff, Component
+from libs.tariffs.ledger import Ledger
 from libs.tariffs.limits import apply_limits
 from libs.tariffs.model import (
-    Cost,
     ImpossibleSession,
     PricedPeriod,
     PricedSession,
@@ -28,13 +29,14 @@ from libs.tariffs.model import (
     SegmentState,
     SessionInput,
 )
-from libs.tariffs.money import SECONDS_PER_HOUR, WH_PER_KWH, ZERO, round4, seconds
+from libs.tariffs.money import SECONDS_PER_HOUR, WH_PER_KWH, ZERO, seconds
 from libs.tariffs.restrictions import Moment
 from libs.tariffs.splitting import Slice, split_session, split_span
 from libs.tariffs.step_size import step_excess
-from libs.tariffs.vat import vat_factor
 
 FLAT, ENERGY, TIME, PARKING = "FLAT", "ENERGY", "TIME", "PARKING_TIME"
+CATEGORIES = ("fixed", "energy", "time", "parking", "reservation")
+ONE = Decimal(1)
 
 
 @lru_cache(maxsize=512)
@@ -64,26 +66,6 @@ def validate(session: SessionInput) -> None:
         raise ImpossibleSession("negative_duration", "reservation ends before it starts")
 
 
-class _Costs:
-    """Unrounded excl./incl. VAT per category, and whether any component of it applied."""
-
-    __slots__ = ("excl", "incl")
-
-    def __init__(self) -> None:
-        self.excl: dict[str, Decimal] = {}
-        self.incl: dict[str, Decimal] = {}
-
-    def add(self, category: str, comp: Component, quantity: Decimal) -> None:
-        amount = comp.price * quantity
-        self.excl[category] = self.excl.get(category, ZERO) + amount
-        self.incl[category] = self.incl.get(category, ZERO) + amount * vat_factor(comp.vat)
-
-    def rounded(self, category: str) -> Cost | None:
-        if category not in self.excl:
-            return None
-        return Cost(round4(self.excl[category]), round4(self.incl[category]))
-
-
 def _segment_power(seg: Segment) -> tuple[Decimal | None, Decimal | None, Decimal | None, Decimal | None]:
     """(min_power_kw, max_power_kw, min_current_a, max_current_a) the restrictions look at."""
     dur = seconds(seg.end - seg.start)
@@ -103,11 +85,11 @@ def _segment_power(seg: Segment) -> tuple[Decimal | None, Decimal | None, Decima
 def price_session(tariff: CompiledTariff, session: SessionInput) -> PricedSession:
     validate(session)
     tz = _zone(session.time_zone)
-    costs = _Costs()
+    ledger = Ledger()
     periods: list[PricedPeriod] = []
 
     if session.reservation is not None:
-        _price_reservation(tariff, session, tz, costs, periods)
+        _price_reservation(tariff, session, tz, ledger, periods)
 
     slices = split_session(session.segments, session.start, tariff.boundaries, tz)
     flat_done = False
@@ -129,14 +111,14 @@ def price_session(tariff: CompiledTariff, session: SessionInput) -> PricedSessio
         if not flat_done:
             comp = tariff.first(FLAT, moment)
             if comp is not None:
-                costs.add("fixed", comp, Decimal(1))
+                ledger.add("fixed", comp.rate, ONE)
                 used[FLAT] = comp.element
                 flat_done = True
         energy_total += sl.energy_wh
         if sl.energy_wh != 0:
             comp = tariff.first(ENERGY, moment)
             if comp is not None:
-                costs.add("energy", comp, sl.energy_wh / WH_PER_KWH)
+                ledger.add("energy", comp.rate, sl.energy_wh)
                 used[ENERGY] = comp.element
                 last[ENERGY] = comp
         if seg.state is SegmentState.IDLE:
@@ -148,7 +130,7 @@ def price_session(tariff: CompiledTariff, session: SessionInput) -> PricedSessio
         if sl.duration_s > 0:
             comp = tariff.first(dim, moment)
             if comp is not None:
-                costs.add(category, comp, sl.duration_s / SECONDS_PER_HOUR)
+                ledger.add(category, comp.rate, sl.duration_s)
                 used[dim] = comp.element
                 last[dim] = comp
         _append_period(periods, sl, used, power)
@@ -159,7 +141,7 @@ def price_session(tariff: CompiledTariff, session: SessionInput) -> PricedSessio
         comp = last[ENERGY]
         excess = step_excess(energy_total, comp.step_size)
         if excess:
-            costs.add("energy", comp, excess / WH_PER_KWH)
+            ledger.add("energy", comp.rate, excess)
         billed_energy = energy_total + excess
     time_dim, measured_time = None, ZERO
     if PARKING in last:
@@ -171,25 +153,26 @@ def price_session(tariff: CompiledTariff, session: SessionInput) -> PricedSessio
         comp = last[time_dim]
         excess = step_excess(measured_time, comp.step_size)
         if excess:
-            costs.add(category, comp, excess / SECONDS_PER_HOUR)
+            ledger.add(category, comp.rate, excess)
         billed_time = measured_time + excess
 
-    parts = {c: costs.rounded(c) for c in ("fixed", "energy", "time", "parking", "reservation")}
-    subtotal = Cost(ZERO, ZERO)
-    for part in parts.values():
-        if part is not None:
-            subtotal = subtotal + part
-    total, limited_by = apply_limits(subtotal, tariff.min_price, tariff.max_price)
+    # One rounding per CDR field, from exact amounts (ledger.py, docs/tariffs.md "Money").
+    exact, exact_total = ledger.amounts()
+    limited, limited_by = apply_limits(exact_total, tariff.min_price, tariff.max_price)
+    rounded = {c: cost.rounded() for c, cost in exact.items()}
+    parts = {c: rounded.get(c) for c in CATEGORIES}
+    subtotal = next(iter(rounded.values())) if len(rounded) == 1 else exact_total.rounded()
     return PricedSession(
         tariff_id=tariff.id, currency=tariff.currency, periods=periods,
         fixed=parts["fixed"], energy=parts["energy"], time=parts["time"], parking=parts["parking"],
-        reservation=parts["reservation"], subtotal=subtotal, total=total,
+        reservation=parts["reservation"], subtotal=subtotal,
+        total=limited.rounded() if limited_by else subtotal,
         total_energy_kwh=energy_total / WH_PER_KWH,
         total_time_h=seconds(session.end - session.start) / SECONDS_PER_HOUR,
         total_parking_h=parking_total / SECONDS_PER_HOUR,
         billed_energy_wh=billed_energy, measured_energy_wh=energy_total,
         billed_time_s=billed_time, measured_time_s=measured_time, time_step_dimension=time_dim,
-        limited_by=limited_by,
+        limited_by=limited_by, ledger=ledger,
     )
 
 
@@ -215,7 +198,7 @@ def _append_period(periods: list[PricedPeriod], sl: Slice, used: dict[str, int],
     ))
 
 
-def _price_reservation(tariff: CompiledTariff, session: SessionInput, tz: ZoneInfo, costs: _Costs,
+def _price_reservation(tariff: CompiledTariff, session: SessionInput, tz: ZoneInfo, ledger: Ledger,
                        periods: list[PricedPeriod]) -> None:
     """Reservation time (mod_tariffs.asciidoc, TariffRestrictions.reservation): only elements
     with a reservation restriction apply; FLAT once, TIME per hour, step_size on the total."""
@@ -234,13 +217,13 @@ def _price_reservation(tariff: CompiledTariff, session: SessionInput, tz: ZoneIn
         if not flat_done:
             comp = tariff.first(FLAT, moment)
             if comp is not None:
-                costs.add("reservation", comp, Decimal(1))
+                ledger.add("reservation", comp.rate, ONE)
                 used[FLAT] = comp.element
                 flat_done = True
         total += sl.duration_s
         comp = tariff.first(TIME, moment)
         if comp is not None and sl.duration_s > 0:
-            costs.add("reservation", comp, sl.duration_s / SECONDS_PER_HOUR)
+            ledger.add("reservation", comp.rate, sl.duration_s)
             used[TIME] = comp.element
             last = comp
         periods.append(PricedPeriod(start=sl.start, end=sl.end, state=None, energy_wh=ZERO,
@@ -248,4 +231,4 @@ def _price_reservation(tariff: CompiledTariff, session: SessionInput, tz: ZoneIn
     if last is not None:
         excess = step_excess(total, last.step_size)
         if excess:
-            costs.add("reservation", last, excess / SECONDS_PER_HOUR)
+            ledger.add("reservation", last.rate, excess)

@@ -6,8 +6,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-from libs.tariffs.money import ZERO
+from libs.tariffs.money import ZERO, round4
+
+if TYPE_CHECKING:
+    from libs.tariffs.ledger import Ledger
 
 
 class ImpossibleSession(ValueError):
@@ -70,6 +74,10 @@ class Cost:
     def negated(self) -> Cost:
         return Cost(-self.excl_vat, -self.incl_vat)
 
+    def rounded(self) -> Cost:
+        """Both sides to 4 decimals (money.round4): done once per CDR field, from exact amounts."""
+        return Cost(round4(self.excl_vat), round4(self.incl_vat))
+
 
 ZERO_COST = Cost(ZERO, ZERO)
 
@@ -97,14 +105,16 @@ class PricedSession:
     tariff_id: str
     currency: str
     periods: list[PricedPeriod]
-    # Per category, None when no price component of that category applied; rounded (money.round4).
+    # Per category, None when no price component of that category applied. Every Cost here is
+    # its exact amount rounded once (docs/tariffs.md "Money"): the parts need not add up to the
+    # total to the last decimal.
     fixed: Cost | None
     energy: Cost | None
     time: Cost | None
     parking: Cost | None
     reservation: Cost | None
-    subtotal: Cost  # sum of the categories, before min/max price
-    total: Cost  # after min_price / max_price
+    subtotal: Cost  # exact sum of the categories, rounded; before min/max price
+    total: Cost  # exact sum after min_price / max_price, rounded
     total_energy_kwh: Decimal
     total_time_h: Decimal
     total_parking_h: Decimal
@@ -115,3 +125,4 @@ class PricedSession:
     measured_time_s: Decimal = ZERO
     time_step_dimension: str | None = None  # "TIME" or "PARKING_TIME"
     limited_by: str | None = None  # "min_price" / "max_price" when a limit changed the total
+    ledger: Ledger | None = None  # what was billed: quantity per category and rate (ledger.py)

@@ -1,9 +1,10 @@
 """Money and quantities as Decimal, and the one rounding rule.
 
 OCPI 2.2.1 types.asciidoc, number type: "Unless mentioned otherwise, numbers use 4 decimals".
-Every amount is computed at full Decimal precision; each cost category (fixed, energy, time,
-parking, reservation; excl. and incl. VAT) is rounded once to 4 decimals, half up, and totals
-are sums of the rounded categories, so a CDR's parts always add up to its total exactly.
+Every amount is computed exactly (ledger.py: quantities per rate, one division per field); each
+CDR amount field (total_cost and each category, excl. and incl. VAT) is that exact amount rounded
+once to 4 decimals, half up. Rounding is monotone, so a field never falls while its exact amount
+rises; the rounded parts may differ from the rounded total in the last decimal.
 """
 
 from __future__ import annotations
@@ -35,7 +36,10 @@ def round4(value: Decimal) -> Decimal:
 
 def seconds(delta: timedelta) -> Decimal:
     """Exact seconds of a timedelta (microsecond precision)."""
-    return Decimal(delta.days * 86400 + delta.seconds) + Decimal(delta.microseconds) / 1_000_000
+    whole = delta.days * 86400 + delta.seconds
+    if not delta.microseconds:  # the usual case, and the engine's hot path: no division
+        return Decimal(whole)
+    return Decimal(whole * 1_000_000 + delta.microseconds).scaleb(-6)
 
 
 def ceil_to_step(amount: Decimal, step: int) -> Decimal:
