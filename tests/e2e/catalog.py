@@ -88,16 +88,18 @@ def _r4(x: Decimal) -> Decimal:
 
 
 def expected_cost(tariff_id: str, energy_wh: int) -> dict[str, Decimal]:
-    """Price a session by hand (docs/tariffs.md "Money"/"VAT"): each category, excl. and incl. VAT,
-    rounded once to 4 decimals half up; the total is the sum of the rounded categories. step_size 1
-    on ENERGY means whole Wh, which our integer readings already are."""
+    """Price a session by hand (docs/tariffs.md "Money"): every field, excl. and incl. VAT, is its
+    exact amount rounded once to 4 decimals half up; the total is rounded from the exact sum of the
+    categories, not summed from the rounded ones. step_size 1 on ENERGY means whole Wh, which our
+    integer readings already are."""
     t = TARIFFS[tariff_id]
     kwh = Decimal(energy_wh) / 1000
     price, vat = t["energy"]
-    energy_excl, energy_incl = _r4(kwh * price), _r4(kwh * price * (1 + vat / 100))
+    energy_excl, energy_incl = kwh * price, kwh * price * (1 + vat / 100)
     fixed_excl = fixed_incl = Decimal(0)
     if t["flat"]:
         fprice, fvat = t["flat"]
-        fixed_excl, fixed_incl = _r4(fprice), _r4(fprice * (1 + fvat / 100))
-    return {"energy_excl": energy_excl, "energy_incl": energy_incl, "fixed_excl": fixed_excl,
-            "fixed_incl": fixed_incl, "total_excl": energy_excl + fixed_excl, "total_incl": energy_incl + fixed_incl}
+        fixed_excl, fixed_incl = fprice, fprice * (1 + fvat / 100)
+    return {"energy_excl": _r4(energy_excl), "energy_incl": _r4(energy_incl), "fixed_excl": _r4(fixed_excl),
+            "fixed_incl": _r4(fixed_incl), "total_excl": _r4(energy_excl + fixed_excl),
+            "total_incl": _r4(energy_incl + fixed_incl)}

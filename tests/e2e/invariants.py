@@ -1,8 +1,9 @@
 """What the e2e runs assert, from the outside: the eMSP's OCPI pulls and ClickHouse queries.
 
 Rounding (documented in docs/demo.md): the chargers send whole Wh, so every kWh figure is exact
-with 3 decimals (OCPI sends 4); sums are compared exactly as Decimals. Costs: each cost category
-rounded once to 4 decimals half up (docs/tariffs.md), computed here by hand from the catalog.
+with 3 decimals (OCPI sends 4); sums are compared exactly as Decimals. Costs: each cost field
+rounded once to 4 decimals half up from its exact amount (docs/tariffs.md), computed here by hand
+from the catalog.
 """
 
 from __future__ import annotations
