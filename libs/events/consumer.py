@@ -18,7 +18,6 @@ from typing import Any
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
-
 from prometheus_client import Histogram
 
 from libs.events.bus import KafkaSettings

@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from libs.events import identity
 from libs.catalog.index import short_alias
+from libs.events import identity
 from libs.events.sessions import AuthMethod, ChargingSession, SessionPeriod, SessionStatus, SessionToken
 from services.sessions.enrichment import Enricher
 from services.sessions.periods import compute, last_fact_time

@@ -8,7 +8,6 @@ import asyncio
 import ssl
 
 import pytest
-
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidMessage, InvalidStatus
 

@@ -130,6 +130,16 @@ async def wait_ready(health_port: int, proc: subprocess.Popen, timeout: float = 
     raise AssertionError("gateway never became ready")
 
 
+def gateway_env(settings: KafkaSettings, tmp_path: Path, port: int, health: int, instance: str) -> dict:
+    return {**os.environ,
+            "VOLTSTREAM_KAFKA_BOOTSTRAP": settings.bootstrap, "VOLTSTREAM_KAFKA_TOPIC_PREFIX": settings.topic_prefix,
+            "VOLTSTREAM_KAFKA_STATION_PARTITIONS": str(settings.station_partitions),
+            "VOLTSTREAM_KAFKA_OTHER_PARTITIONS": str(settings.other_partitions),
+            "VOLTSTREAM_GATEWAY_HOST": "127.0.0.1", "VOLTSTREAM_GATEWAY_PORT": str(port),
+            "VOLTSTREAM_GATEWAY_HEALTH_HOST": "127.0.0.1", "VOLTSTREAM_GATEWAY_HEALTH_PORT": str(health),
+            "VOLTSTREAM_GATEWAY_SPOOL_DIR": str(tmp_path / "spool"), "VOLTSTREAM_GATEWAY_INSTANCE_ID": instance}
+
+
 async def test_sigkilled_gateway_stations_turn_offline_when_lease_lapses(catalog, tmp_path):
     port, health, instance = free_port(), free_port(), f"gw-kill-{uuid.uuid4().hex[:6]}"
     proc = subprocess.Popen([sys.executable, "-m", "services.gateway"], cwd=ROOT,
