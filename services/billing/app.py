@@ -93,6 +93,9 @@ class BillingService:
                 log.warning("session_unbillable", session_id=s.session_id, version=s.version,
                             reason=exc.reason, detail=exc.detail[:300])
                 raise Rejected(d, exc.reason, exc.detail) from exc
+            if plan.credit is not None and same_bill(plan.credit.cdr, cdr):
+                SESSIONS_SKIPPED.labels("unchanged").inc()  # a new version that bills the same
+                continue
             records: list[CdrRecord] = []
             if plan.credit is not None and plan.credit.cdr_id not in self.ledger.credited:
                 credit = credit_cdr(plan.credit.cdr, s.last_updated)
@@ -124,3 +127,15 @@ class BillingService:
         await self.index.stop()
         await self.producer.stop()
         await self.health.stop()
+
+
+# What a new CDR for the same session may differ in without billing anything different.
+_IDENTITY_FIELDS = frozenset({"id", "last_updated"})
+
+
+def same_bill(standing: dict, new: dict) -> bool:
+    """Whether a CDR priced from a newer session version bills exactly what the standing one does
+    (a version that only counts a fact changing nothing, e.g. a boot after the session's end):
+    then there is nothing to credit and nothing to re-issue."""
+    return {k: v for k, v in standing.items() if k not in _IDENTITY_FIELDS} == \
+        {k: v for k, v in new.items() if k not in _IDENTITY_FIELDS}

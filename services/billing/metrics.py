@@ -10,4 +10,4 @@ SESSIONS_REJECTED = Counter(
 )
 SESSIONS_SKIPPED = Counter(
     "voltstream_billing_sessions_skipped_total", "Session versions not billed", ["why"]
-)  # not_final / stale / already_billed
+)  # not_final / stale / already_billed / unchanged

@@ -38,10 +38,10 @@ def _put(mapping: dict[str, Any], key: str, value: Any) -> bool:
     return True
 
 
-def _bump(state: State, added: int) -> int:
+def _bump(state: State, added: int, amends: bool = True) -> int:
     if added:
         state["v"] += added
-        if state["final"]:
+        if state["final"] and amends:
             state["amended"] = True  # a late change after finality: billing credits and re-issues
     return added
 
@@ -104,19 +104,15 @@ def relates(state: State, fact: StationFact, windows: dict[str, float]) -> bool:
     """Whether a station fact concerns this session.
 
     It depends only on fields fixed once set or that only grow (start, tokens, latest fact time), so
-    a fact that relates keeps relating whatever arrives later, except for boots: see below.
+    a fact that relates keeps relating whatever arrives later, and the version (which counts the
+    facts) is the same in any arrival order.
     """
     start = state["start"]
     if start is None:
         return False
     d = fact.data
     if fact.kind == "boot":
-        # A boot after the session's own end is the station's next life, not this session's: without
-        # this gate every nightly reboot would amend the sessions of the last `reboot` window. An end
-        # that arrives after the boot it precedes (a queued StopTransaction) leaves the boot in the
-        # state, which the projection ignores (`_close` takes the end): same session, one more version.
-        ended_before = state["end"] is not None and state["end"]["t"] < fact.t
-        return start["t"] < fact.t <= start["t"] + windows["reboot"] * 1000 and not ended_before
+        return start["t"] < fact.t <= start["t"] + windows["reboot"] * 1000
     evse_ok = d.get("evse") in (None, start.get("evse"))
     if fact.kind == "remote_start":
         if d.get("rsid") is not None and start.get("rsid") is not None:
@@ -139,6 +135,11 @@ def absorb_station_fact(state: State, fact: StationFact, windows: dict[str, floa
     t = str(fact.t)
     if fact.kind == "boot":
         added = _put(state["boots"], t, 1)
+        # A boot after the session's own end is the station's next life: counted (so the version is
+        # the same whichever of the two arrived first) but changing nothing (`_close` ignores it),
+        # so no amendment; billing finds the CDR unchanged and issues nothing.
+        if state["end"] is not None and state["end"]["t"] < fact.t:
+            return _bump(state, added, amends=False)
     elif fact.kind == "remote_start":
         added = _put(state["rs"], str(fact.data["id"]), {"t": fact.t, **fact.data})
     else:

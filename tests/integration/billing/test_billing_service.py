@@ -137,8 +137,11 @@ async def test_sessions_to_cdrs_with_amendment_dlq_and_manual_credit(kafka_setti
             [dead] = await read_topic(kafka_settings, "dlq.billing", 1)
             assert dict(dead.headers)["dlq.reason"] == b"no_applicable_tariff"
 
-            # Amendment: credit CDR for v1, new CDR for v2; a stale v1 afterwards changes nothing.
-            await producer.send_many([make_session(2, 12.0, amended=True), v1])
+            # A newer version that bills the same (a fact changing nothing, e.g. a boot after the
+            # session's end): nothing credited, nothing issued.
+            await producer.send_many([make_session(2, 10.0)])
+            # Amendment: credit CDR for v1, new CDR for v3; a stale v1 afterwards changes nothing.
+            await producer.send_many([make_session(3, 12.0, amended=True), v1])
             records = [decode(r.value).payload for r in await read_topic(kafka_settings, "cdrs", 3)]
             assert len(records) == 3
             credit, new = records[1].cdr, records[2].cdr
@@ -148,7 +151,7 @@ async def test_sessions_to_cdrs_with_amendment_dlq_and_manual_credit(kafka_setti
             assert {k: v for k, v in credit.items() if k not in ("id", "credit", "credit_reference_id",
                                                                  "total_cost", "last_updated")} == \
                    {k: v for k, v in cdr.items() if k not in ("id", "total_cost", "last_updated")}
-            assert new["id"] == cdr_id(v1.payload.session_id, 2) and "credit" not in new
+            assert new["id"] == cdr_id(v1.payload.session_id, 3) and "credit" not in new
             assert new["total_cost"] == {"excl_vat": 5.68, "incl_vat": 6.7592}
 
             # By hand: `voltstream cdr credit ID --no-reissue` (a pure credit), once; the re-issue is
@@ -174,5 +177,6 @@ async def test_sessions_to_cdrs_with_amendment_dlq_and_manual_credit(kafka_setti
             async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/metrics") as resp:
                 text = await resp.text()
             assert 'voltstream_billing_sessions_rejected_total{reason="no_applicable_tariff"}' in text
+            assert 'voltstream_billing_sessions_skipped_total{why="unchanged"} 1.0' in text
         finally:
             await service.stop()
