@@ -85,21 +85,28 @@ async def _first_timestamps(kafka: KafkaSettings, topic: str, wanted) -> dict[st
     return out
 
 
-async def stage_split(kafka: KafkaSettings, emsp: Emsp, stop_wall: dict, grace: float) -> dict:
+def pushed_cdrs(emsp: Emsp) -> dict[tuple, tuple[str, float]]:
+    """session key -> (session id, monotonic arrival) of the first CDR POSTed to the eMSP for it."""
+    pushed: dict[tuple, tuple[str, float]] = {}
+    for r in emsp.received:
+        if r.method == "POST" and r.path.endswith("/cdrs") and r.body and not r.body.get("credit"):
+            k = key(r.body["cdr_location"]["evse_uid"], parse_dt(r.body["start_date_time"]))
+            pushed.setdefault(k, (r.body["session_id"], r.at))
+    return pushed
+
+
+async def stage_split(kafka: KafkaSettings, pushed: dict, stop_wall: dict, grace: float) -> dict:
     """Where the time after the grace goes, from the records' broker timestamps: the sessions
     service publishing the final version, billing producing the CDR, OCPI pushing it."""
     final_at = await _first_timestamps(kafka, "sessions", lambda e: getattr(e.payload, "final", False))
     cdr_at = await _first_timestamps(kafka, "cdrs", lambda e: not e.payload.credit)
     wall = time.time() - time.monotonic()  # monotonic -> epoch seconds
     finality, billing, ocpi = [], [], []
-    for r in emsp.received:
-        if not (r.method == "POST" and r.path.endswith("/cdrs") and r.body) or r.body.get("credit"):
-            continue
-        k, sid = key(r.body["cdr_location"]["evse_uid"], parse_dt(r.body["start_date_time"])), r.body["session_id"]
+    for k, (sid, at) in pushed.items():
         if k in stop_wall and sid in final_at and sid in cdr_at:
             finality.append(final_at[sid] / 1000 - (stop_wall[k] + wall) - grace)
             billing.append((cdr_at[sid] - final_at[sid]) / 1000)
-            ocpi.append(r.at + wall - cdr_at[sid] / 1000)
+            ocpi.append(at + wall - cdr_at[sid] / 1000)
     return {name: (round(pct(v, 50), 2), round(pct(v, 99), 2)) for name, v in
             (("finality", finality), ("billing", billing), ("ocpi_push", ocpi)) if v}
 
@@ -169,12 +176,9 @@ async def run(args) -> dict:
         poller.cancel()
         t_cdrs_done = max(seen.values())
         after = [seen[k] - stop_wall[k] - args.grace for k in stop_wall if k in seen]
-        pushed: dict[tuple, float] = {}
-        for r in emsp.received:
-            if r.method == "POST" and r.path.endswith("/cdrs") and r.body and not r.body.get("credit"):
-                pushed.setdefault(key(r.body["cdr_location"]["evse_uid"], parse_dt(r.body["start_date_time"])), r.at)
-        after_push = [pushed[k] - stop_wall[k] - args.grace for k in stop_wall if k in pushed]
-        stages = await stage_split(kafka, emsp, stop_wall, args.grace)
+        pushed = pushed_cdrs(emsp)
+        after_push = [pushed[k][1] - stop_wall[k] - args.grace for k in stop_wall if k in pushed]
+        stages = await stage_split(kafka, pushed, stop_wall, args.grace)
         hours = (t_cdrs_done - t_begin) / 3600
         return {
             "stations": args.stations, "duration_s": round(t_fleet_done - t_begin, 1), "sessions": len(sent),

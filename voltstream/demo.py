@@ -162,11 +162,10 @@ async def collect(ocpi_url: str, query_url: str, state_file: Path = STATE) -> di
                 if attempt:
                     raise
                 state = None
-        ch_sessions = await _query(http, query_url, "SELECT location_id, count(), toString(sum(kwh)) "
-                                   "FROM sessions FINAL GROUP BY location_id ORDER BY location_id")
         ch_meter = await _query(http, query_url, "SELECT count(), uniqExact(station_id) FROM meter_values FINAL")
         ch_energy = await _query(http, query_url, "SELECT toString(sum(energy_wh)) FROM energy_per_station_hour")
-        ch_kwh = dict(await _query(http, query_url, "SELECT session_id, toString(kwh) FROM sessions FINAL"))
+        ch_sessions = await _query(http, query_url,
+                                   "SELECT session_id, location_id, toString(kwh) FROM sessions FINAL")
     sites: dict[str, dict] = defaultdict(lambda: {
         "name": "", "evses": 0, "ocpi_sessions": 0, "active": 0, "completed": 0, "session_kwh": Decimal(0),
         "cdrs": 0, "credited": 0, "cdr_kwh": Decimal(0), "cost_excl_vat": Decimal(0), "cost_incl_vat": Decimal(0), "currency": "",
@@ -182,36 +181,38 @@ async def collect(ocpi_url: str, query_url: str, state_file: Path = STATE) -> di
     # A credit CDR cancels the CDR it references (same energy, negated costs); the report shows what
     # stands: CDRs not credited, and how many were replaced (an amended session: credit + new CDR).
     credited = {c["credit_reference_id"] for c in cdrs if c.get("credit")}
+    standing = [c for c in cdrs if not c.get("credit") and c["id"] not in credited]
     for c in cdrs:
+        if not c.get("credit") and c["id"] in credited:
+            sites[c["cdr_location"]["id"]]["credited"] += 1
+    for c in standing:
         site = sites[c["cdr_location"]["id"]]
-        if c.get("credit") or c["id"] in credited:
-            site["credited"] += not c.get("credit")
-            continue
         site["cdrs"] += 1
         site["cdr_kwh"] += Decimal(str(c["total_energy"]))
         site["cost_excl_vat"] += Decimal(str(c["total_cost"]["excl_vat"]))
         site["cost_incl_vat"] += Decimal(str(c["total_cost"].get("incl_vat", c["total_cost"]["excl_vat"])))
         site["currency"] = c["currency"]
-    for location_id, count, kwh in ch_sessions:
-        sites[location_id].update(clickhouse_sessions=int(count), clickhouse_kwh=Decimal(kwh))
+    ch_kwh = {session_id: Decimal(kwh) for session_id, _, kwh in ch_sessions}
+    for session_id, location_id, _ in ch_sessions:
+        sites[location_id]["clickhouse_sessions"] += 1
+        sites[location_id]["clickhouse_kwh"] += ch_kwh[session_id]
     return {"sites": dict(sites), "meter_samples": int(ch_meter[0][0]), "metered_stations": int(ch_meter[0][1]),
             "metered_wh": Decimal(ch_energy[0][0] or "0"), "ocpi_sessions": len(sessions),
             "cdrs": sum(s["cdrs"] for s in sites.values()), "credited": len(credited),
-            "check": _billed_energy_check(sessions, cdrs, credited, ch_kwh)}
+            "check": _billed_energy_check(sessions, standing, ch_kwh)}
 
 
-def _billed_energy_check(sessions: list[dict], cdrs: list[dict], credited: set[str], ch_kwh: dict[str, str]) -> dict:
+def _billed_energy_check(sessions: list[dict], standing: list[dict], ch_kwh: dict[str, Decimal]) -> dict:
     """The invariant a newcomer can see: the standing CDRs' kWh equals their sessions' kWh, as OCPI
     /sessions and ClickHouse each hold them. Completed sessions still inside the finality grace
     have no CDR yet; they are counted, not compared."""
-    standing = [c for c in cdrs if not c.get("credit") and c["id"] not in credited]
     ocpi_kwh = {s["id"]: Decimal(str(s["kwh"])) for s in sessions}
     billed = {c["session_id"] for c in standing}
     check = {
         "cdrs": len(standing), "sessions_billed": len(billed),
         "cdr_kwh": sum((Decimal(str(c["total_energy"])) for c in standing), Decimal(0)),
         "ocpi_kwh": sum((ocpi_kwh.get(sid, Decimal(0)) for sid in billed), Decimal(0)),
-        "clickhouse_kwh": sum((Decimal(ch_kwh.get(sid, "0")) for sid in billed), Decimal(0)),
+        "clickhouse_kwh": sum((ch_kwh.get(sid, Decimal(0)) for sid in billed), Decimal(0)),
         "awaiting_finality": sum(s["status"] == "COMPLETED" and s["id"] not in billed for s in sessions),
     }
     check["ok"] = (check["cdrs"] == check["sessions_billed"]

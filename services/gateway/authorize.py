@@ -68,24 +68,24 @@ class Authorizer:
 
     async def decide(self, station_id: str, id_token: str, token_type: str | None = None,
                      evse_id: int | None = None) -> AuthDecision:
-        decision = await self._decide(station_id, id_token, token_type, evse_id)
-        if decision.status == "Accepted" and self._ask_next_time(self.index.token(id_token), decision):
+        # 2.0.1 types are ISO14443, eMAID, Central, …; OCPI types RFID, APP_USER, …: match by uid.
+        token = self.index.token(id_token)
+        decision = await self._decide(token, station_id, id_token, token_type, evse_id)
+        # the next presentation must reach us, not the charger's cache (module docstring)
+        if decision.status == "Accepted" and (
+                decision.decided_by in ("realtime", "remote_start") or self._asks_realtime(token)):
             decision = decision.model_copy(update={"expires_at": datetime.now(UTC)})
         return decision
 
-    def _ask_next_time(self, token, decision: AuthDecision) -> bool:
-        """Whether the next presentation of this token must reach us (not the charger's cache)."""
-        if decision.decided_by in ("realtime", "remote_start"):
-            return True
+    def _asks_realtime(self, token) -> bool:
+        """Whether this token is checked with its eMSP first (its whitelist; an unknown uid)."""
         if self.realtime is None:
             return False
         whitelist = str(token.whitelist) if token is not None else None
         return token is None or whitelist in ASKED or (whitelist == "ALLOWED" and self.realtime_for_allowed)
 
-    async def _decide(self, station_id: str, id_token: str, token_type: str | None,
+    async def _decide(self, token, station_id: str, id_token: str, token_type: str | None,
                       evse_id: int | None) -> AuthDecision:
-        # 2.0.1 types are ISO14443, eMAID, Central, …; OCPI types RFID, APP_USER, …: match by uid.
-        token = self.index.token(id_token)
         base = dict(id_token=id_token, token_type=token_type, evse_id=evse_id)
         if self.remote_starts is not None:
             started = self.remote_starts.match(station_id, id_token)
@@ -94,25 +94,24 @@ class Authorizer:
                                     authorization_reference=started.authorization_reference,
                                     group_id=token.group_id if token else None,
                                     token_key=_key(token) if token else None)
-        if self.realtime is not None:
+        if self._asks_realtime(token):
             whitelist = str(token.whitelist) if token is not None else None
-            if token is None or whitelist in ASKED or (whitelist == "ALLOWED" and self.realtime_for_allowed):
-                answer = await self.realtime.authorize(station_id, token.uid if token else id_token, token_type,
-                                                       evse_id, token_key=_key(token) if token else None)
-                if answer is not None:
-                    allowed, reference = answer
-                    return AuthDecision(**base, status=FROM_OCPI_ALLOWED.get(allowed, "Invalid"),
-                                        decided_by="realtime", authorization_reference=reference,
-                                        group_id=token.group_id if token and allowed == "ALLOWED" else None,
-                                        token_key=_key(token) if token else None)
-                if token is None:
-                    return AuthDecision(**base, status="Unknown", decided_by="fallback")
-                if whitelist == "NEVER":
-                    return AuthDecision(**base, status="Invalid", decided_by="fallback", token_key=_key(token))
-                if whitelist == "ALLOWED_OFFLINE":  # "the CPO shall allow this Token to be used"
-                    status = "Accepted" if token.valid else "Blocked"
-                    return AuthDecision(**base, status=status, decided_by="fallback", token_key=_key(token),
-                                        group_id=token.group_id if token.valid else None)
+            answer = await self.realtime.authorize(station_id, token.uid if token else id_token, token_type,
+                                                   evse_id, token_key=_key(token) if token else None)
+            if answer is not None:
+                allowed, reference = answer
+                return AuthDecision(**base, status=FROM_OCPI_ALLOWED.get(allowed, "Invalid"),
+                                    decided_by="realtime", authorization_reference=reference,
+                                    group_id=token.group_id if token and allowed == "ALLOWED" else None,
+                                    token_key=_key(token) if token else None)
+            if token is None:
+                return AuthDecision(**base, status="Unknown", decided_by="fallback")
+            if whitelist == "NEVER":
+                return AuthDecision(**base, status="Invalid", decided_by="fallback", token_key=_key(token))
+            if whitelist == "ALLOWED_OFFLINE":  # "the CPO shall allow this Token to be used"
+                status = "Accepted" if token.valid else "Blocked"
+                return AuthDecision(**base, status=status, decided_by="fallback", token_key=_key(token),
+                                    group_id=token.group_id if token.valid else None)
         if token is not None and token.valid and token.whitelist != "NEVER":
             return AuthDecision(**base, status="Accepted", decided_by="index", group_id=token.group_id,
                                 token_key=_key(token))

@@ -17,6 +17,7 @@ from typing import Any
 
 from libs.catalog.index import short_alias
 from services.sessions.facts import SessionFact, StationFact
+from services.sessions.periods import last_fact_time
 
 State = dict[str, Any]
 
@@ -24,7 +25,7 @@ State = dict[str, Any]
 def new_session(fact: SessionFact) -> State:
     return {
         "key": fact.key, "station": fact.station_id, "tx": fact.transaction_ref, "proto": None, "sid": None,
-        "v": 0, "rx": 0, "hi": None, "final": False, "amended": False, "final_at": None,
+        "v": 0, "rx": 0, "final": False, "amended": False, "final_at": None,
         "start": None, "end": None, "where": None,
         "tok": {}, "cs": {}, "e": {}, "pw": {}, "cur": {}, "signed": {},
         "boots": {}, "rs": {}, "auth": {},
@@ -86,7 +87,6 @@ def absorb(state: State, fact: SessionFact) -> int:
         added += _put(state["cur"].setdefault(t, {}), d["phase"], d["a"])
     if added:
         state["rx"] = max(state["rx"], fact.rx)
-        state["hi"] = max(state.get("hi") or fact.t, fact.t)
     return _bump(state, added)
 
 
@@ -94,16 +94,10 @@ def tokens(state: State) -> set[str]:
     return {tok[0] for tok in state["tok"].values()}
 
 
-def last_fact_time(state: State) -> int:
-    """Charger time of the session's latest transaction / meter fact (it only grows)."""
-    hi = state.get("hi")
-    return hi if hi is not None else state["start"]["t"]  # states stored before "hi" existed
-
-
 def relates(state: State, fact: StationFact, windows: dict[str, float]) -> bool:
     """Whether a station fact concerns this session.
 
-    It depends only on fields fixed once set or that only grow (start, tokens, latest fact time), so
+    It depends only on fields fixed once set or that only grow (start, tokens, the latest fact's time), so
     a fact that relates keeps relating whatever arrives later, and the version (which counts the
     facts) is the same in any arrival order.
     """
